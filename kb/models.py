@@ -1,0 +1,107 @@
+"""Types produced by the knowledge-base layer: filters, hits, citations and answers.
+
+Chunks and documents are reused from :mod:`ingest.models`; nothing here redefines them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.models import Chunk, Span
+
+
+class SearchFilters(BaseModel):
+    """Filters every search, answer and comparison accepts. Empty fields do not filter."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    doc_type: list[str] = Field(default_factory=list)
+    audience: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    doc_id: list[str] = Field(default_factory=list)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def is_empty(self) -> bool:
+        """True when no field filters anything."""
+        return not any(
+            (self.country, self.language, self.doc_type, self.audience, self.topics, self.doc_id)
+        ) and self.date_from is None and self.date_to is None
+
+
+class StageScores(BaseModel):
+    """Scores a hit got at each retrieval stage (``None`` where it was not retrieved)."""
+
+    dense: float | None = None
+    sparse: float | None = None
+    dense_rank: int | None = None
+    sparse_rank: int | None = None
+    fused: float | None = None
+    rerank: float | None = None
+
+
+class Hit(BaseModel):
+    """One retrieved chunk with its final score and per-stage scores."""
+
+    chunk: Chunk
+    score: float
+    stages: StageScores = Field(default_factory=StageScores)
+    duplicates: list[str] = Field(default_factory=list)
+
+
+class SparseVector(BaseModel):
+    """A sparse vector as sorted token ids and weights."""
+
+    model_config = ConfigDict(frozen=True)
+
+    indices: list[int]
+    values: list[float]
+
+
+class DocRecord(BaseModel):
+    """What the store keeps about one indexed document."""
+
+    doc_id: str
+    path: str
+    source_path: str | None = None
+    format: str
+    title: str
+    content_sha256: str
+    chunk_count: int
+    pages: int | None = None
+    country: str | None = None
+    language: str | None = None
+    doc_type: str = "other"
+    audience: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    date: dt.date | None = None
+    source: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    licence: str | None = None
+    speakers: list[dict[str, str | None]] = Field(default_factory=list)
+    authors: list[dict[str, str | None]] = Field(default_factory=list)
+    indexed_at: dt.datetime | None = None
+
+
+class Citation(BaseModel):
+    """A numbered source of an answer sentence, with a verbatim quote and its span."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    path: str
+    page: int | None = None
+    section: list[str] = Field(default_factory=list)
+    start_s: float | None = None
+    end_s: float | None = None
+    speakers: list[str] = Field(default_factory=list)
+    quote: str
+    span: Span
+    language: str | None = None
+    country: str | None = None
+    doc_type: str | None = None
