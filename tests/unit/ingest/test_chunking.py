@@ -21,13 +21,18 @@ def _doc(blocks: list[tuple[str, tuple[str, ...], int | None]], kind: str = "tex
             parts.append("\n\n")
             pos += 2
         parts.append(text)
-        elements.append(
-            Element(kind=kind, text=text, span=Span(start=pos, end=pos + len(text)), section=section, page=page)  # type: ignore[arg-type]
-        )
+        span = Span(start=pos, end=pos + len(text))
+        elements.append(Element(kind=kind, text=text, span=span, section=section, page=page))  # type: ignore[arg-type]
         pos += len(text)
     return SourceDoc(
-        doc_id="doc1", path="x.md", format="markdown", title="T", text="".join(parts),
-        elements=elements, meta=DocMeta(language="en", country="SE"), content_sha256="ab" * 32,
+        doc_id="doc1",
+        path="x.md",
+        format="markdown",
+        title="T",
+        text="".join(parts),
+        elements=elements,
+        meta=DocMeta(language="en", country="SE"),
+        content_sha256="ab" * 32,
     )
 
 
@@ -39,14 +44,26 @@ def _transcript(cues: list[tuple[str, str]]) -> SourceDoc:
         prefix = f"{speaker}: "
         start = pos + len(prefix)
         elements.append(
-            Element(kind="cue", text=text, span=Span(start=start, end=start + len(text)),
-                    speaker=speaker, start_s=10.0 * i, end_s=10.0 * i + 9.5)
+            Element(
+                kind="cue",
+                text=text,
+                span=Span(start=start, end=start + len(text)),
+                speaker=speaker,
+                start_s=10.0 * i,
+                end_s=10.0 * i + 9.5,
+            )
         )
         lines.append(prefix + text)
         pos += len(prefix) + len(text) + 1
     return SourceDoc(
-        doc_id="t1", path="w.vtt", format="vtt", title="Webinar", text="\n".join(lines),
-        elements=elements, meta=DocMeta(language="en", doc_type="transcript"), content_sha256="cd" * 32,
+        doc_id="t1",
+        path="w.vtt",
+        format="vtt",
+        title="Webinar",
+        text="\n".join(lines),
+        elements=elements,
+        meta=DocMeta(language="en", doc_type="transcript"),
+        content_sha256="cd" * 32,
     )
 
 
@@ -59,7 +76,8 @@ paragraphs = st.lists(sentences, min_size=1, max_size=8).map(" ".join)
 @given(
     blocks=st.lists(
         st.tuples(paragraphs, st.sampled_from([("A",), ("A", "B"), ("C",)]), st.integers(1, 9)),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     ),
     max_tokens=st.integers(16, 200),
     overlap=st.integers(0, 40),
@@ -103,9 +121,13 @@ def test_pages_and_metadata_carried() -> None:
 
 
 def test_transcript_chunks_follow_turns_and_keep_speakers() -> None:
-    cues = [("Ana", "We set up a working group in 2021."), ("Ana", "It meets three times a year."),
-            ("Ben", "Our ministry did the same."), ("Ben", "But with a formal mandate."),
-            ("Cleo", "Thank you both, now questions from the chat.")]
+    cues = [
+        ("Ana", "We set up a working group in 2021."),
+        ("Ana", "It meets three times a year."),
+        ("Ben", "Our ministry did the same."),
+        ("Ben", "But with a formal mandate."),
+        ("Cleo", "Thank you both, now questions from the chat."),
+    ]
     doc = _transcript(cues)
     chunks = chunk_document(doc, max_tokens=28, overlap_tokens=0)
     for c in chunks:
