@@ -20,10 +20,26 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-PAGE_LABEL = {"en": "Page {n}", "fr": "Page {n}", "es": "Página {n}", "de": "Seite {n}", "sk": "Strana {n}",
-              "cs": "Strana {n}", "hu": "{n}. oldal", "tr": "Sayfa {n}", "pl": "Strona {n}", "it": "Pagina {n}",
-              "el": "Σελίδα {n}", "ro": "Pagina {n}", "pt": "Página {n}", "nl": "Pagina {n}", "fi": "Sivu {n}",
-              "sv": "Sida {n}", "uk": "Сторінка {n}", "bg": "Страница {n}"}  # fmt: skip
+PAGE_LABEL = {
+    "en": "Page {n}",
+    "fr": "Page {n}",
+    "es": "Página {n}",
+    "de": "Seite {n}",
+    "sk": "Strana {n}",
+    "cs": "Strana {n}",
+    "hu": "{n}. oldal",
+    "tr": "Sayfa {n}",
+    "pl": "Strona {n}",
+    "it": "Pagina {n}",
+    "el": "Σελίδα {n}",
+    "ro": "Pagina {n}",
+    "pt": "Página {n}",
+    "nl": "Pagina {n}",
+    "fi": "Sivu {n}",
+    "sv": "Sida {n}",
+    "uk": "Сторінка {n}",
+    "bg": "Страница {n}",
+}
 Block = tuple[str, Any]
 
 
@@ -84,6 +100,8 @@ def runs(text: str) -> list[tuple[str, bool, bool]]:
 
 def build_pdf(meta: dict[str, Any], blocks: list[Block]) -> bytes:
     """Render an A4 PDF with DejaVu fonts, outline entries for headings and page numbers."""
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -91,26 +109,55 @@ def build_pdf(meta: dict[str, Any], blocks: list[Block]) -> bytes:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.platypus import ListFlowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    from xml.sax.saxutils import escape
 
-    for name, file in (("DejaVuSans", "DejaVuSans.ttf"), ("DejaVuSans-Bold", "DejaVuSans-Bold.ttf"),
-                       ("DejaVuSans-Oblique", "DejaVuSans-Oblique.ttf")):  # fmt: skip
+    for name, file in (
+        ("DejaVuSans", "DejaVuSans.ttf"),
+        ("DejaVuSans-Bold", "DejaVuSans-Bold.ttf"),
+        ("DejaVuSans-Oblique", "DejaVuSans-Oblique.ttf"),
+    ):
         if not (FONT_DIR / file).exists():
             sys.exit(f"missing font {FONT_DIR / file}: install the Debian package fonts-dejavu-core")
         pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / file)))
-    pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans", bold="DejaVuSans-Bold",
-                                  italic="DejaVuSans-Oblique", boldItalic="DejaVuSans-Bold")  # fmt: skip
-    base = ParagraphStyle("body", fontName="DejaVuSans", fontSize=10, leading=14, spaceAfter=6,
-                          hyphenationLang="", embeddedHyphenation=0)  # fmt: skip
+    pdfmetrics.registerFontFamily(
+        "DejaVuSans",
+        normal="DejaVuSans",
+        bold="DejaVuSans-Bold",
+        italic="DejaVuSans-Oblique",
+        boldItalic="DejaVuSans-Bold",
+    )
+    base = ParagraphStyle(
+        "body",
+        fontName="DejaVuSans",
+        fontSize=10,
+        leading=14,
+        spaceAfter=6,
+        hyphenationLang="",
+        embeddedHyphenation=0,
+    )
     sizes = {"h1": (18, 16), "h2": (14, 12), "h3": (11.5, 8)}
-    styles = {h: ParagraphStyle(h, parent=base, fontName="DejaVuSans-Bold", fontSize=s, leading=s * 1.3,
-                                spaceBefore=sb, spaceAfter=6, keepWithNext=1) for h, (s, sb) in sizes.items()}  # fmt: skip
-    small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444"))
+    styles = {
+        h: ParagraphStyle(
+            h,
+            parent=base,
+            fontName="DejaVuSans-Bold",
+            fontSize=s,
+            leading=s * 1.3,
+            spaceBefore=sb,
+            spaceAfter=6,
+            keepWithNext=1,
+        )
+        for h, (s, sb) in sizes.items()
+    }
+    small = ParagraphStyle(
+        "small", parent=base, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444")
+    )
     cell = ParagraphStyle("cell", parent=base, fontSize=9, leading=12, spaceAfter=0)
 
     def markup(text: str) -> str:
-        return "".join(f"<b>{escape(t)}</b>" if b else f"<i>{escape(t)}</i>" if i else escape(t)
-                       for t, b, i in runs(text))  # fmt: skip
+        return "".join(
+            f"<b>{escape(t)}</b>" if b else f"<i>{escape(t)}</i>" if i else escape(t)
+            for t, b, i in runs(text)
+        )
 
     story: list[Any] = []
     for kind, content in blocks:
@@ -118,20 +165,40 @@ def build_pdf(meta: dict[str, Any], blocks: list[Block]) -> bytes:
             story.append(Paragraph(markup(content), styles[kind]))
             if kind == "h1" and len(story) == 1:
                 authors = ", ".join(a["name"].replace(" (fictional)", "") for a in meta.get("authors") or [])
-                line = f"{meta['date']} · {meta['country']} · {meta['doc_type']}" + (f" · {authors}" if authors else "")
+                line = f"{meta['date']} · {meta['country']} · {meta['doc_type']}" + (
+                    f" · {authors}" if authors else ""
+                )
                 story += [Paragraph(escape(line), small), Spacer(1, 10)]
         elif kind == "p":
             story.append(Paragraph(markup(content), base))
         elif kind in ("ul", "ol"):
             items = [Paragraph(markup(t), base) for t in content]
-            story.append(ListFlowable(items, bulletType="bullet" if kind == "ul" else "1", leftIndent=14,
-                                      bulletFontName="DejaVuSans", bulletFontSize=9, start=None if kind == "ol" else "•"))  # fmt: skip
+            story.append(
+                ListFlowable(
+                    items,
+                    bulletType="bullet" if kind == "ul" else "1",
+                    leftIndent=14,
+                    bulletFontName="DejaVuSans",
+                    bulletFontSize=9,
+                    start=None if kind == "ol" else "•",
+                )
+            )
         elif kind == "table":
-            rows = [[Paragraph(markup(f"**{c}**" if r == 0 else c), cell) for c in row] for r, row in enumerate(content)]
+            rows = [
+                [Paragraph(markup(f"**{c}**" if r == 0 else c), cell) for c in row]
+                for r, row in enumerate(content)
+            ]
             width = (A4[0] - 4 * cm) / len(content[0])
             table = Table(rows, colWidths=[width] * len(content[0]), repeatRows=1, hAlign="LEFT")
-            table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                       ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4"))]))  # fmt: skip
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4")),
+                    ]
+                )
+            )
             story += [table, Spacer(1, 8)]
     label = PAGE_LABEL.get(meta["language"], "Page {n}")
 
@@ -148,9 +215,20 @@ def build_pdf(meta: dict[str, Any], blocks: list[Block]) -> bytes:
                 self.canv.addOutlineEntry(flowable.getPlainText(), key, level=int(name[1]) - 1)
 
     buf = io.BytesIO()
-    doc = Doc(buf, pagesize=A4, leftMargin=2 * cm, rightMargin=2 * cm, topMargin=2 * cm, bottomMargin=2 * cm,
-              title=meta["title"], author="CapaCITIES knowledge base", subject=meta["id"], lang=meta["language"],
-              creator="corpus/build.py", invariant=1)  # fmt: skip
+    doc = Doc(
+        buf,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=2 * cm,
+        bottomMargin=2 * cm,
+        title=meta["title"],
+        author="CapaCITIES knowledge base",
+        subject=meta["id"],
+        lang=meta["language"],
+        creator="corpus/build.py",
+        invariant=1,
+    )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 
@@ -211,7 +289,13 @@ def build_pptx(meta: dict[str, Any], blocks: list[Block]) -> bytes:
             body = slide.placeholders[1].text_frame
             body.text = ""
         elif body is not None:
-            lines = content if kind in ("ul", "ol") else [" · ".join(r) for r in content] if kind == "table" else [content]
+            lines = (
+                content
+                if kind in ("ul", "ol")
+                else [" · ".join(r) for r in content]
+                if kind == "table"
+                else [content]
+            )
             for line in lines:
                 par = body.paragraphs[0] if not body.paragraphs[0].text else body.add_paragraph()
                 for t, bold, italic in runs(line if kind != "h3" else f"**{line}**"):
