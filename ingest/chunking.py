@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ingest.models import Chunk, Element, SourceDoc, Span
+from ingest.models import Chunk, Element, SourceDoc, Span, Turn
 
 TokenCounter = Callable[[str], int]
 
@@ -102,17 +102,8 @@ def _units(text: str, el: Element, max_tokens: int, count: TokenCounter) -> list
         if count(text[line_start:end]) <= max_tokens:
             return [_Unit(line_start, end, el)]
         start = line_start
-    pieces: list[tuple[int, int]] = []
-    cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        pieces.append((cursor, match.start()))
-        cursor = match.end()
-    pieces.append((cursor, end))
     units: list[_Unit] = []
-    for s, e in pieces:
-        s, e = _strip(text, s, e)
-        if s >= e:
-            continue
+    for s, e in split_sentences(text, start, end):
         if count(text[s:e]) <= max_tokens:
             units.append(_Unit(s, e, el))
         else:
@@ -203,6 +194,11 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
     starts = [e.start_s for e in elements if e.start_s is not None]
     ends = [e.end_s for e in elements if e.end_s is not None]
     speakers = list(dict.fromkeys(e.speaker for e in elements if e.speaker))
+    turns = [
+        Turn(speaker=e.speaker, start_s=e.start_s, end_s=e.end_s, span=_clip(e.span, start, end))
+        for e in elements
+        if e.kind == "cue" and e.start_s is not None and e.end_s is not None
+    ]
     meta = doc.meta
     return Chunk(
         chunk_id=chunk_id(doc.doc_id, doc.content_sha256, start, end),
@@ -219,6 +215,7 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         start_s=min(starts) if starts else None,
         end_s=max(ends) if ends else None,
         speakers=speakers,
+        turns=turns,
         language=meta.language,
         country=meta.country,
         doc_type=meta.doc_type,
@@ -229,6 +226,26 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         licence=meta.licence,
         content_sha256=doc.content_sha256,
     )
+
+
+def _clip(span: Span, start: int, end: int) -> Span:
+    return Span(start=max(span.start, start), end=max(min(span.end, end), max(span.start, start)))
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Return ``(start, end)`` offsets of the sentences of ``text[start:end]``, stripped."""
+    end = len(text) if end is None else end
+    out: list[tuple[int, int]] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        s, e = _strip(text, cursor, match.start())
+        if s < e:
+            out.append((s, e))
+        cursor = match.end()
+    s, e = _strip(text, cursor, end)
+    if s < e:
+        out.append((s, e))
+    return out
 
 
 def chunk_id(doc_id: str, content_sha256: str, start: int, end: int) -> str:

@@ -51,6 +51,7 @@ class Person(BaseModel):
     organisation: str | None = None
     country: str | None = None
     role: str | None = None
+    fictional: bool = False
 
 
 class DocMeta(BaseModel):
@@ -112,6 +113,17 @@ class SourceDoc(BaseModel):
     pages: int | None = None
 
 
+class Turn(BaseModel):
+    """One transcript cue inside a chunk: who spoke, when, and where in the document text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    speaker: str | None
+    start_s: float
+    end_s: float
+    span: Span
+
+
 class Chunk(BaseModel):
     """A retrievable piece of a document with exact provenance.
 
@@ -134,6 +146,7 @@ class Chunk(BaseModel):
     start_s: float | None = None
     end_s: float | None = None
     speakers: list[str] = Field(default_factory=list)
+    turns: list[Turn] = Field(default_factory=list)
     language: str | None = None
     country: str | None = None
     doc_type: DocType = "other"
