@@ -20,26 +20,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-PAGE_LABEL = {
-    "en": "Page {n}",
-    "fr": "Page {n}",
-    "es": "Página {n}",
-    "de": "Seite {n}",
-    "sk": "Strana {n}",
-    "cs": "Strana {n}",
-    "hu": "{n}. oldal",
-    "tr": "Sayfa {n}",
-    "pl": "Strona {n}",
-    "it": "Pagina {n}",
-    "el": "Σελίδα {n}",
-    "ro": "Pagina {n}",
-    "pt": "Página {n}",
-    "nl": "Pagina {n}",
-    "fi": "Sivu {n}",
-    "sv": "Sida {n}",
-    "uk": "Сторінка {n}",
-    "bg": "Страница {n}",
-}
+# Footer label per document language; "{n}" is the page number.
+PAGE_LABEL = dict(
+    pair.split("=")
+    for pair in "en=Page {n};fr=Page {n};es=Página {n};de=Seite {n};sk=Strana {n};cs=Strana {n};"  # noqa: SIM905
+    "hu={n}. oldal;tr=Sayfa {n};pl=Strona {n};it=Pagina {n};el=Σελίδα {n};ro=Pagina {n};pt=Página {n};"
+    "nl=Pagina {n};fi=Sivu {n};sv=Sida {n};uk=Сторінка {n};bg=Страница {n}".split(";")
+)
 Block = tuple[str, Any]
 
 
