@@ -28,9 +28,11 @@ class SearchFilters(BaseModel):
 
     def is_empty(self) -> bool:
         """True when no field filters anything."""
-        return not any(
-            (self.country, self.language, self.doc_type, self.audience, self.topics, self.doc_id)
-        ) and self.date_from is None and self.date_to is None
+        return (
+            not any((self.country, self.language, self.doc_type, self.audience, self.topics, self.doc_id))
+            and self.date_from is None
+            and self.date_to is None
+        )
 
 
 class StageScores(BaseModel):
@@ -71,6 +73,7 @@ class DocRecord(BaseModel):
     format: str
     title: str
     content_sha256: str
+    fingerprint: str = ""
     chunk_count: int
     pages: int | None = None
     country: str | None = None
@@ -105,3 +108,85 @@ class Citation(BaseModel):
     language: str | None = None
     country: str | None = None
     doc_type: str | None = None
+
+
+class SentenceCheck(BaseModel):
+    """How well one generated sentence is supported by the passages it cites."""
+
+    sentence: str
+    cited: list[int] = Field(default_factory=list)
+    support: float
+    supported: bool
+
+
+class GenerationReport(BaseModel):
+    """What the citation checks found in a generated answer."""
+
+    model: str
+    dropped_citations: list[int] = Field(default_factory=list)
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    removed_sentences: int = 0
+
+
+class Answer(BaseModel):
+    """A cited answer; the JSON shape of ``kb ask --json`` and ``POST /ask``."""
+
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    evidence: bool
+    language: str | None = None
+    mode: str = "extractive"
+    took_ms: float = 0.0
+    generation: GenerationReport | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class CompareRow(BaseModel):
+    """One country's answer in a comparison."""
+
+    country: str
+    answer: str
+    evidence: bool
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Comparison(BaseModel):
+    """Side-by-side answers per country; the JSON shape of ``kb compare --json``."""
+
+    question: str
+    rows: list[CompareRow]
+    took_ms: float = 0.0
+
+
+class SpeakerEvidence(BaseModel):
+    """Something a person said or wrote that made them rank for a topic."""
+
+    doc_id: str
+    title: str
+    chunk_id: str
+    start_s: float | None = None
+    end_s: float | None = None
+    quote: str
+    span: Span
+    path: str | None = None
+
+
+class Speaker(BaseModel):
+    """A person ranked as an expert on a topic."""
+
+    name: str
+    organisation: str | None = None
+    country: str | None = None
+    role: str | None = None
+    score: float
+    talks: list[str] = Field(default_factory=list)
+    evidence: list[SpeakerEvidence] = Field(default_factory=list)
+
+
+class SpeakerResult(BaseModel):
+    """Ranked speakers for a topic; the JSON shape of ``kb speakers --json``."""
+
+    topic: str
+    speakers: list[Speaker]
+    took_ms: float = 0.0

@@ -1,0 +1,233 @@
+"""Extractive answers with verbatim, span-located citations, and country comparisons.
+
+No language model is needed: the most relevant sentences of the top hits are chosen by
+query-sentence similarity with the same embedder, diversified with MMR, ordered by document
+and position, and cited with ``[n]`` markers. Below a calibrated similarity the answer says
+the knowledge base has no evidence rather than padding with unrelated text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from kb.embed import Embedder
+from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
+from kb.retrieve import Retriever, validate_query
+from kb.sparse import SparseEncoder
+
+logger = logging.getLogger(__name__)
+
+_MIN_CHARS = 25
+_MIN_WORDS = 4
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+NO_EVIDENCE = {
+    "en": "The knowledge base has no evidence to answer this question.",
+    "fr": "La base de connaissances ne contient aucun élément pour répondre à cette question.",
+    "de": "Die Wissensdatenbank enthält keine Belege, um diese Frage zu beantworten.",
+    "es": "La base de conocimiento no contiene evidencia para responder a esta pregunta.",
+    "it": "La base di conoscenza non contiene elementi per rispondere a questa domanda.",
+    "pt": "A base de conhecimento não tem evidências para responder a esta pergunta.",
+    "nl": "De kennisbank bevat geen bewijs om deze vraag te beantwoorden.",
+    "sv": "Kunskapsbasen har inget underlag för att besvara den här frågan.",
+    "fi": "Tietokannassa ei ole näyttöä tähän kysymykseen vastaamiseksi.",
+    "pl": "Baza wiedzy nie zawiera informacji pozwalających odpowiedzieć na to pytanie.",
+    "cs": "Znalostní báze neobsahuje podklady pro odpověď na tuto otázku.",
+    "sk": "Znalostná báza neobsahuje podklady na odpoveď na túto otázku.",
+    "hu": "A tudásbázisban nincs bizonyíték a kérdés megválaszolásához.",
+    "ro": "Baza de cunoștințe nu conține dovezi pentru a răspunde la această întrebare.",
+    "el": "Η βάση γνώσεων δεν περιέχει στοιχεία για να απαντήσει σε αυτή την ερώτηση.",
+    "tr": "Bilgi tabanında bu soruyu yanıtlayacak kanıt yok.",
+    "bg": "Базата знания не съдържа данни, за да отговори на този въпрос.",
+    "uk": "База знань не містить даних, щоб відповісти на це запитання.",
+}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int  # offsets into the document text
+    end: int
+    text: str
+
+
+@dataclass
+class Answerer:
+    """Builds extractive answers from retrieved chunks.
+
+    Attributes:
+        retriever: Hybrid search.
+        embedder: Scores query-sentence similarity (the retrieval model).
+        sparse: Detects the question's language.
+        hits: Chunks read per question.
+        max_sentences: Most sentences in an answer.
+        mmr_lambda: Relevance versus novelty in MMR (1 = relevance only).
+        min_score: Similarity below which a sentence is no evidence; calibrated per model.
+        relative_window: Sentences scoring more than this below the best one are left out.
+    """
+
+    retriever: Retriever
+    embedder: Embedder
+    sparse: SparseEncoder
+    hits: int = 8
+    max_sentences: int = 5
+    mmr_lambda: float = 0.7
+    min_score: float = 0.80
+    relative_window: float = 0.06
+
+    def ask(self, question: str, filters: SearchFilters | None = None) -> Answer:
+        """Answer a question with cited sentences from the knowledge base."""
+        started = time.perf_counter()
+        question = validate_query(question)
+        language = self.sparse.detect_language(question)
+        hits = self.retriever.search(question, filters, k=self.hits).hits
+        citations = self._select(question, hits)
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        if not citations:
+            return Answer(
+                question=question,
+                answer=no_evidence_text(language),
+                evidence=False,
+                language=language,
+                took_ms=elapsed,
+            )
+        return Answer(
+            question=question,
+            answer=render(citations, language),
+            citations=citations,
+            evidence=True,
+            language=language,
+            took_ms=elapsed,
+        )
+
+    def compare(self, question: str, countries: Sequence[str], filters: SearchFilters | None = None) -> Comparison:
+        """Answer the same question once per country, with an explicit row where there is no evidence."""
+        started = time.perf_counter()
+        question = validate_query(question)
+        base = filters or SearchFilters()
+        rows: list[CompareRow] = []
+        for country in countries:
+            scoped = base.model_copy(update={"country": [country.upper()]})
+            answer = self.ask(question, scoped)
+            rows.append(
+                CompareRow(
+                    country=country.upper(),
+                    answer=answer.answer,
+                    evidence=answer.evidence,
+                    citations=answer.citations,
+                )
+            )
+        return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def _select(self, question: str, hits: Sequence[Hit]) -> list[Citation]:
+        candidates = [c for rank, hit in enumerate(hits) for c in _sentences(rank, hit)]
+        if not candidates:
+            return []
+        q = self.embedder.embed_queries([question])[0]
+        vectors = self.embedder.embed_passages([c.text for c in candidates])
+        sims = vectors @ q
+        best = float(sims.max())
+        if best < self.min_score:
+            logger.debug("best sentence similarity %.3f below %.3f: no evidence", best, self.min_score)
+            return []
+        eligible = [i for i, s in enumerate(sims) if s >= max(self.min_score, best - self.relative_window)]
+        chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)
+        picked = [candidates[i] for i in chosen]
+        doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
+        picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
+        return [_citation(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
+
+
+def mmr(vectors: np.ndarray, sims: np.ndarray, eligible: list[int], k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance over ``eligible`` indices; returns up to ``k`` of them."""
+    chosen: list[int] = []
+    pool = list(eligible)
+    while pool and len(chosen) < k:
+        redundancy = (vectors[pool] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(pool))
+        scores = lam * sims[pool] - (1 - lam) * redundancy
+        pick = pool[int(np.argmax(scores))]
+        chosen.append(pick)
+        pool.remove(pick)
+    return chosen
+
+
+def render(citations: Sequence[Citation], language: str | None) -> str:
+    """Join cited quotes into answer text; quotes in another language are marked with it."""
+    parts = []
+    for c in citations:
+        marker = f"[{c.language.upper()}] " if c.language and language and c.language != language else ""
+        parts.append(f"{marker}{c.quote} [{c.n}]")
+    return " ".join(parts)
+
+
+def no_evidence_text(language: str | None) -> str:
+    """The refusal sentence, in the question's language when we have it."""
+    return NO_EVIDENCE.get(language or "en", NO_EVIDENCE["en"])
+
+
+def _sentences(rank: int, hit: Hit) -> list[_Candidate]:
+    """Sentences of a hit, in document offsets, without transcript speaker prefixes."""
+    chunk = hit.chunk
+    text, base = chunk.text, chunk.span.start
+    out: list[_Candidate] = []
+    line_start = 0
+    for line in text.split("\n"):
+        line_end = line_start + len(line)
+        body = line_start + _speaker_prefix_len(line, chunk.speakers)
+        for s, e in split_sentences(text, body, line_end):
+            sentence = text[s:e]
+            if len(sentence) >= _MIN_CHARS and len(_WORD.findall(sentence)) >= _MIN_WORDS:
+                out.append(_Candidate(rank, hit, base + s, base + e, sentence))
+        line_start = line_end + 1
+    return out
+
+
+def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:
+    for name in speakers:
+        if line.startswith(f"{name}: "):
+            return len(name) + 2
+    return 0
+
+
+def _dedupe_spans(picked: list[_Candidate]) -> list[_Candidate]:
+    """Drop a sentence picked twice through overlapping chunks of one document."""
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    for c in picked:
+        key = (c.hit.chunk.doc_id, c.start, c.end)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def _citation(n: int, c: _Candidate) -> Citation:
+    chunk = c.hit.chunk
+    turn = next((t for t in chunk.turns if t.span.start <= c.start < max(t.span.end, t.span.start + 1)), None)
+    from ingest.models import Span
+
+    return Citation(
+        n=n,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        path=chunk.path,
+        page=chunk.page_start,
+        section=list(chunk.section),
+        start_s=turn.start_s if turn else chunk.start_s,
+        end_s=turn.end_s if turn else chunk.end_s,
+        speakers=[turn.speaker] if turn and turn.speaker else list(chunk.speakers),
+        quote=c.text,
+        span=Span(start=c.start, end=c.end),
+        language=chunk.language,
+        country=chunk.country,
+        doc_type=chunk.doc_type,
+    )

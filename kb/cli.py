@@ -1,0 +1,387 @@
+"""The ``kb`` command line: parse, ingest, search, ask, compare, speakers, docs, serve."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel
+
+from kb.errors import KBError
+from kb.models import SearchFilters
+from kb.settings import Settings, get_settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+logger = logging.getLogger("kb")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit(obj: BaseModel | dict[str, Any] | list[Any]) -> None:
+    data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _kb() -> Any:
+    from kb.service import KnowledgeBase
+
+    return KnowledgeBase(get_settings())
+
+
+def filter_options(func: F) -> F:
+    """Add the shared metadata filter options to a command."""
+    options = [
+        click.option("--country", multiple=True, help="ISO country code (repeatable)."),
+        click.option("--language", multiple=True, help="ISO 639-1 language code (repeatable)."),
+        click.option("--type", "doc_type", multiple=True, help="Document type (repeatable)."),
+        click.option("--audience", multiple=True, help="Audience (repeatable)."),
+        click.option("--topic", "topics", multiple=True, help="Topic (repeatable)."),
+        click.option("--doc", "doc_id", multiple=True, help="Document id (repeatable)."),
+        click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Earliest date."),
+        click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Latest date."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _filters(kw: dict[str, Any]) -> SearchFilters:
+    def split(values: Sequence[str]) -> list[str]:
+        return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+    def day(value: dt.datetime | None) -> dt.date | None:
+        return value.date() if value else None
+
+    return SearchFilters(
+        country=[c.upper() for c in split(kw.pop("country", ()))],
+        language=[v.lower() for v in split(kw.pop("language", ()))],
+        doc_type=split(kw.pop("doc_type", ())),
+        audience=split(kw.pop("audience", ())),
+        topics=split(kw.pop("topics", ())),
+        doc_id=split(kw.pop("doc_id", ())),
+        date_from=day(kw.pop("date_from", None)),
+        date_to=day(kw.pop("date_to", None)),
+    )
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+def main(verbose: int) -> None:
+    """capacities-kb: search and cited answers over CapaCITIES learning materials."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--fast", is_flag=True, help="Estimate tokens instead of loading the model's tokenizer.")
+def parse(paths: tuple[Path, ...], as_json: bool, fast: bool) -> None:
+    """Parse files into documents and chunks, without indexing (for debugging)."""
+    from ingest.registry import iter_files, load_path
+
+    from ingest.chunking import approx_tokens, chunk_document
+
+    settings = get_settings()
+    counter = approx_tokens if fast else _kb().embedder.count_tokens
+    out: list[dict[str, Any]] = []
+    failed = 0
+    for item in iter_files(paths):
+        if not isinstance(item, Path):
+            click.echo(f"error: {item}", err=True)
+            failed += 1
+            continue
+        result = load_path(
+            item,
+            max_bytes=int(settings.max_file_mb * 2**20),
+            max_unzipped_bytes=int(settings.max_unzipped_mb * 2**20),
+        )
+        for error in result.errors:
+            click.echo(f"error: {error}", err=True)
+            failed += 1
+        for doc in result.docs:
+            chunks = chunk_document(doc, settings.chunk_tokens, settings.chunk_overlap, counter)
+            entry = {
+                "doc_id": doc.doc_id,
+                "path": doc.path,
+                "format": doc.format,
+                "title": doc.title,
+                "pages": doc.pages,
+                "meta": doc.meta.model_dump(mode="json"),
+                "chars": len(doc.text),
+                "chunks": [c.model_dump(mode="json") for c in chunks],
+            }
+            out.append(entry)
+            if not as_json:
+                click.echo(f"{doc.path}  [{doc.format}] {doc.title!r}  {len(chunks)} chunks")
+                for c in chunks:
+                    where = _where(c.model_dump(mode="json"))
+                    click.echo(f"  #{c.ordinal} {where}  {c.text[:80]!r}")
+    if as_json:
+        _emit(out)
+    sys.exit(1 if failed else 0)
+
+
+def _where(c: dict[str, Any]) -> str:
+    bits = []
+    if c.get("page_start"):
+        end = c.get("page_end")
+        bits.append(f"p.{c['page_start']}" + (f"-{end}" if end and end != c["page_start"] else ""))
+    if c.get("section"):
+        bits.append(" > ".join(c["section"]))
+    if c.get("start_s") is not None:
+        bits.append(f"{_clock(c['start_s'])}-{_clock(c['end_s'])}")
+    if c.get("speakers"):
+        bits.append(", ".join(c["speakers"]))
+    return " | ".join(bits)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--sync", is_flag=True, help="Remove documents whose files are gone from the given folders.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
+    """Ingest files and folders incrementally (unchanged files are skipped)."""
+    kb = _kb()
+    try:
+        summary = kb.indexer().ingest(list(paths), sync=sync, progress=sys.stderr.isatty() or not as_json)
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    for failure in summary.failed:
+        click.echo(f"error: {failure.path}: {failure.error}", err=True)
+    if as_json:
+        _emit(summary.model_dump(mode="json", exclude={"doc_ids"}))
+    else:
+        click.echo(
+            f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+            f"removed {summary.removed}, failed {len(summary.failed)}; "
+            f"{summary.chunks} chunks in {summary.seconds:.1f} s"
+        )
+    sys.exit(1 if summary.failed else 0)
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=None, type=int, help="Hits per page.")
+@click.option("--offset", default=0, type=int, help="Hits to skip.")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> None:
+    """Hybrid search (dense + sparse, fused in Qdrant)."""
+    from kb.presenters import search_response
+
+    kb = _kb()
+    try:
+        result = kb.open().retriever.search(query, _filters(kw), k=k or kb.settings.search_k, offset=offset)
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    response = search_response(result)
+    if as_json:
+        _emit(response)
+        return
+    for i, hit in enumerate(response["hits"], start=1):
+        click.echo(f"{i:2d}. {hit['score']:.4f}  {hit['title']}  [{hit['country']}/{hit['language']}]")
+        click.echo(f"    {_where(hit)}")
+        click.echo(f"    {hit['text'][:160]!r}")
+
+
+@main.command()
+@click.argument("question")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ask(question: str, as_json: bool, **kw: Any) -> None:
+    """Answer with cited sentences from the knowledge base."""
+    kb = _kb()
+    try:
+        answer = kb.open().answerer.ask(question, _filters(kw))
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    if as_json:
+        _emit(answer)
+        return
+    click.echo(answer.answer)
+    for c in answer.citations:
+        click.echo(f"  [{c.n}] {c.title} ({c.doc_id}) {_where(c.model_dump(mode='json'))}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--countries", default="", help="Comma-separated ISO codes (default: all with material).")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "csv"]), default="text")
+def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -> None:
+    """Answer the same question side by side, one row per country."""
+    kb = _kb()
+    try:
+        kb.open()
+        wanted = [c.strip().upper() for c in countries.split(",") if c.strip()] or kb.countries()
+        result = kb.answerer.compare(question, wanted, _filters(kw))
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    if as_json:
+        _emit(result)
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["country", "evidence", "answer", "sources"])
+        for row in result.rows:
+            sources = "; ".join(f"[{c.n}] {c.doc_id}" for c in row.citations)
+            writer.writerow([row.country, row.evidence, row.answer, sources])
+        click.echo(buf.getvalue().rstrip("\n"))
+    elif fmt == "md":
+        click.echo("| country | answer | sources |\n|---|---|---|")
+        for row in result.rows:
+            sources = "<br>".join(f"[{c.n}] {c.title}" for c in row.citations)
+            click.echo(f"| {row.country} | {row.answer.replace('|', '/')} | {sources} |")
+    else:
+        for row in result.rows:
+            click.echo(f"{row.country}: {row.answer}")
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--country", multiple=True, help="Speaker's country (repeatable).")
+@click.option("--language", multiple=True, help="Language of what they said (repeatable).")
+@click.option("-n", "limit", default=10, type=int, help="Most people listed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Find people who spoke or wrote about a topic, with evidence."""
+    kb = _kb()
+    try:
+        filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
+        result = kb.open().speakers.find(topic, filters, limit=limit)
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    if as_json:
+        _emit(result)
+        return
+    for i, s in enumerate(result.speakers, start=1):
+        click.echo(f"{i:2d}. {s.name} ({s.organisation or '?'}, {s.country or '?'}) score {s.score:.2f}")
+        for e in s.evidence[:2]:
+            click.echo(f"     {e.title} @ {_clock(e.start_s)}: {e.quote[:120]!r}")
+
+
+@main.group()
+def docs() -> None:
+    """List, show and delete indexed documents."""
+
+
+@docs.command("list")
+@filter_options
+@click.option("--limit", default=100, type=int)
+@click.option("--offset", default=0, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
+    """List indexed documents."""
+    kb = _kb()
+    try:
+        records = kb.store.list_documents(_filters(kw), limit=limit, offset=offset)
+    finally:
+        kb.close()
+    if as_json:
+        _emit([r.model_dump(mode="json") for r in records])
+        return
+    for r in records:
+        click.echo(f"{r.doc_id:40s} {r.country or '--':3s} {r.language or '--':3s} {r.doc_type:16s} {r.title}")
+
+
+@docs.command("show")
+@click.argument("doc_id")
+def docs_show(doc_id: str) -> None:
+    """Show one document's record and chunk count as JSON."""
+    kb = _kb()
+    try:
+        record = kb.store.get_document(doc_id)
+    finally:
+        kb.close()
+    if record is None:
+        _fail(f"no document with id {doc_id!r}")
+        return
+    _emit(record)
+
+
+@docs.command("delete")
+@click.argument("doc_id")
+def docs_delete(doc_id: str) -> None:
+    """Delete a document and its chunks."""
+    kb = _kb()
+    try:
+        deleted = kb.indexer().delete(doc_id)
+    finally:
+        kb.close()
+    if not deleted:
+        _fail(f"no document with id {doc_id!r}")
+    click.echo(f"deleted {doc_id}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(as_json: bool) -> None:
+    """Counts of documents and chunks, the model and the store."""
+    kb = _kb()
+    try:
+        info = kb.health()
+        info["countries"] = kb.store.facets("country", SearchFilters())
+        info["languages"] = kb.store.facets("language", SearchFilters())
+        info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
+    finally:
+        kb.close()
+    if as_json:
+        _emit(info)
+    else:
+        for key, value in info.items():
+            click.echo(f"{key}: {value}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default from KB_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default from KB_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web page and the HTTP API."""
+    import uvicorn
+    from api.main import create_app
+
+    settings: Settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Incremental indexing: files -> documents -> chunks -> vectors -> store.
+
+Order of writes for one document, which makes a kill -9 at any point recoverable by
+``VectorStore.repair``: new chunks first, then the registry record, then removal of the
+previous version's chunks. Unchanged files (same bytes and same metadata files) are skipped
+before parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.registry import iter_files, load_path
+from pydantic import BaseModel, Field
+
+from ingest.chunking import chunk_document
+from ingest.errors import ParseError
+from ingest.models import Chunk, SourceDoc
+from kb.embed import Embedder
+from kb.models import DocRecord, SearchFilters
+from kb.sparse import SparseEncoder
+from kb.store import VectorStore
+
+logger = logging.getLogger(__name__)
+
+
+class FailedFile(BaseModel):
+    """A file (or a line of a bulk file) that could not be ingested."""
+
+    path: str
+    error: str
+
+
+class IngestSummary(BaseModel):
+    """What an ingest run did; the JSON shape of ``kb ingest --json``."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[FailedFile] = Field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+    doc_ids: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    doc: SourceDoc
+    chunks: list[Chunk]
+    fingerprint: str
+    is_update: bool
+
+
+@dataclass
+class Indexer:
+    """Turns files into indexed chunks, incrementally.
+
+    Attributes:
+        store: Where chunks and document records go.
+        embedder: Dense passage embeddings; also counts tokens for chunking.
+        sparse: Language-aware sparse vectors.
+        chunk_tokens: Token budget per chunk.
+        chunk_overlap: Tokens of overlap between neighbouring chunks of a section.
+        max_bytes: Largest file accepted.
+        max_unzipped_bytes: Largest decompressed size of an Office file.
+        batch_chunks: Chunks embedded together (across documents) for throughput.
+    """
+
+    store: VectorStore
+    embedder: Embedder
+    sparse: SparseEncoder
+    chunk_tokens: int = 320
+    chunk_overlap: int = 40
+    max_bytes: int = 50 * 2**20
+    max_unzipped_bytes: int = 300 * 2**20
+    batch_chunks: int = 128
+    _pending: list[_Pending] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
+        repaired = self.store.repair()
+        if repaired:
+            logger.warning("removed %s chunks left by an interrupted ingest", repaired)
+
+    def ingest(self, paths: Sequence[Path], *, sync: bool = False, progress: bool = False) -> IngestSummary:
+        """Ingest files and folders; skip unchanged files; optionally remove vanished ones.
+
+        Args:
+            paths: Files and folders to ingest (folders recursively).
+            sync: Also remove indexed documents whose file is gone from an ingested folder.
+            progress: Show a progress bar on stderr.
+
+        Returns:
+            Counts of added, updated, unchanged, removed and failed files.
+        """
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        summary = IngestSummary()
+        seen: set[str] = set()
+        files: list[Path] = []
+        for item in iter_files(paths):
+            if isinstance(item, ParseError):
+                summary.failed.append(FailedFile(path=item.path, error=item.reason))
+            else:
+                files.append(item)
+        for path in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
+            seen.add(_key(path))
+            try:
+                self._ingest_file(path, summary)
+            except ParseError as exc:
+                summary.failed.append(FailedFile(path=exc.path, error=exc.reason))
+            except Exception as exc:  # one bad file never stops a batch
+                logger.exception("unexpected error ingesting %s", path)
+                summary.failed.append(FailedFile(path=str(path), error=f"internal error: {exc}"))
+        self._flush(summary)
+        if sync:
+            summary.removed += self._sync([p for p in paths if p.is_dir()], seen)
+        self.store.flush()
+        summary.seconds = round(time.perf_counter() - started, 3)
+        return summary
+
+    def ingest_documents(self, docs: Iterable[SourceDoc], summary: IngestSummary | None = None) -> IngestSummary:
+        """Index already parsed documents (bulk imports, tests); always re-checks content."""
+        summary = summary or IngestSummary()
+        for doc in docs:
+            self._queue(doc, fingerprint=_doc_hash(doc), summary=summary)
+        self._flush(summary)
+        self.store.flush()
+        return summary
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove a document and its chunks. Returns False when it was not indexed."""
+        if self.store.get_document(doc_id) is None:
+            return False
+        self.store.delete_document(doc_id)
+        self.store.delete_chunks(doc_id)
+        self.store.flush()
+        return True
+
+    # --- internals -------------------------------------------------------------------
+
+    def _ingest_file(self, path: Path, summary: IngestSummary) -> None:
+        key = _key(path)
+        fingerprint = file_fingerprint(path)
+        previous = self.store.find_by_path(key)
+        if previous and all(r.fingerprint == fingerprint for r in previous):
+            summary.unchanged += 1
+            summary.doc_ids.extend(r.doc_id for r in previous)
+            return
+        result = load_path(path, max_bytes=self.max_bytes, max_unzipped_bytes=self.max_unzipped_bytes)
+        for error in result.errors:
+            summary.failed.append(FailedFile(path=error.path, error=error.reason))
+        if not result.docs:
+            return
+        new_ids = set()
+        for doc in result.docs:
+            doc = doc.model_copy(update={"path": key})
+            new_ids.add(doc.doc_id)
+            self._queue(doc, fingerprint=fingerprint, summary=summary)
+        for old in previous:  # documents this file no longer yields (e.g. its id changed)
+            if old.doc_id not in new_ids:
+                self._flush(summary)
+                self.delete(old.doc_id)
+
+    def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary) -> None:
+        content = _doc_hash(doc)
+        doc = doc.model_copy(update={"content_sha256": content})
+        existing = self.store.get_document(doc.doc_id)
+        summary.doc_ids.append(doc.doc_id)
+        if existing is not None and existing.content_sha256 == content:
+            # same text and metadata: only the file bytes changed (or nothing did)
+            if existing.fingerprint != fingerprint:
+                self.store.put_document(existing.model_copy(update={"fingerprint": fingerprint}))
+            summary.unchanged += 1
+            return
+        chunks = chunk_document(
+            doc,
+            max_tokens=self.chunk_tokens,
+            overlap_tokens=self.chunk_overlap,
+            count_tokens=self.embedder.count_tokens,
+        )
+        self._pending.append(_Pending(doc, chunks, fingerprint, existing is not None))
+        if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
+            self._flush(summary)
+
+    def _flush(self, summary: IngestSummary) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        chunks = [c for p in pending for c in p.chunks]
+        if chunks:
+            dense = self.embedder.embed_passages([passage_text(c) for c in chunks])
+            sparse = [self.sparse.encode_document(passage_text(c), c.language) for c in chunks]
+            self.store.upsert_chunks(chunks, dense, sparse)
+        for p in pending:
+            self.store.put_document(_record(p.doc, len(p.chunks), p.fingerprint))
+            self.store.delete_chunks(p.doc.doc_id, keep_sha256=p.doc.content_sha256)
+            if p.is_update:
+                summary.updated += 1
+            else:
+                summary.added += 1
+            summary.chunks += len(p.chunks)
+
+    def _sync(self, folders: Sequence[Path], seen: set[str]) -> int:
+        removed = 0
+        roots = [_key(f).rstrip("/") + "/" for f in folders]
+        if not roots:
+            return 0
+        offset = 0
+        stale: list[str] = []
+        while True:
+            page = self.store.list_documents(SearchFilters(), limit=500, offset=offset)
+            if not page:
+                break
+            offset += len(page)
+            for rec in page:
+                if any(rec.path.startswith(r) for r in roots) and rec.path not in seen:
+                    stale.append(rec.doc_id)
+        for doc_id in stale:
+            if self.delete(doc_id):
+                removed += 1
+        return removed
+
+
+def passage_text(chunk: Chunk) -> str:
+    """The text embedded for a chunk: its title and section give the model context."""
+    heading = " / ".join(s for s in (chunk.title, *chunk.section) if s)
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
+
+
+def file_fingerprint(path: Path) -> str:
+    """Hash a file together with the metadata files that apply to it."""
+    digest = hashlib.sha256()
+    for part in (path, *_metadata_files(path)):
+        digest.update(str(part.name).encode())
+        digest.update(b"\x00")
+        digest.update(part.read_bytes())
+    return digest.hexdigest()
+
+
+def _metadata_files(path: Path) -> list[Path]:
+    candidates = [path.with_name(path.name + ".meta.yaml"), path.parent / "kb-manifest.yaml"]
+    return [p for p in candidates if p.is_file()]
+
+
+def _doc_hash(doc: SourceDoc) -> str:
+    """Hash what a document's chunks depend on: its text and its metadata."""
+    payload = json.dumps(
+        {
+            "text": doc.text,
+            "title": doc.title,
+            "meta": doc.meta.model_dump(mode="json"),
+            "format": doc.format,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _key(path: Path) -> str:
+    return path.resolve().as_posix()
+
+
+def _record(doc: SourceDoc, chunk_count: int, fingerprint: str) -> DocRecord:
+    meta = doc.meta
+    return DocRecord(
+        doc_id=doc.doc_id,
+        path=doc.path,
+        source_path=doc.path,
+        fingerprint=fingerprint,
+        format=doc.format,
+        title=doc.title,
+        content_sha256=doc.content_sha256,
+        chunk_count=chunk_count,
+        pages=doc.pages,
+        country=meta.country,
+        language=meta.language,
+        doc_type=meta.doc_type,
+        audience=list(meta.audience),
+        topics=list(meta.topics),
+        date=meta.date,
+        source=meta.source,
+        sources=list(meta.sources),
+        licence=meta.licence,
+        speakers=[p.model_dump() for p in meta.speakers],
+        authors=[p.model_dump() for p in meta.authors],
+        indexed_at=dt.datetime.now(dt.UTC),
+    )

@@ -1,0 +1,147 @@
+"""Hybrid retrieval: dense + sparse prefetch fused by RRF in Qdrant, optional rerank,
+near-duplicate collapse and paging."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from kb.embed import Embedder
+from kb.errors import BadQuery
+from kb.models import Hit, SearchFilters
+from kb.rerank import Reranker
+from kb.sparse import SparseEncoder
+from kb.store import VectorStore
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class SearchResult(BaseModel):
+    """Hits of one search, best first, and the time it took."""
+
+    hits: list[Hit]
+    took_ms: float
+
+
+@dataclass
+class Retriever:
+    """Runs hybrid searches against a store.
+
+    Attributes:
+        store: The vector store.
+        embedder: Embeds the query (with the model's query prefix).
+        sparse: Analyses the query in its own language.
+        prefetch_dense: Dense candidates fused by RRF.
+        prefetch_sparse: Sparse candidates fused by RRF.
+        dedupe_threshold: Word-shingle Jaccard similarity above which a hit is collapsed into
+            a better one.
+        reranker: Optional cross-encoder applied to the first ``rerank_top`` fused hits.
+        rerank_top: How many fused hits the reranker sees.
+    """
+
+    store: VectorStore
+    embedder: Embedder
+    sparse: SparseEncoder
+    prefetch_dense: int = 60
+    prefetch_sparse: int = 60
+    dedupe_threshold: float = 0.97
+    reranker: Reranker | None = None
+    rerank_top: int = 30
+
+    def search(self, query: str, filters: SearchFilters | None = None, k: int = 10, offset: int = 0) -> SearchResult:
+        """Search the knowledge base.
+
+        Args:
+            query: Free text in any supported language.
+            filters: Metadata filters.
+            k: Hits per page.
+            offset: Hits to skip (paging), counted after collapsing near-duplicates.
+
+        Returns:
+            The page of hits with per-stage scores.
+
+        Raises:
+            BadQuery: The query is empty or too long, or k/offset are out of range.
+        """
+        started = time.perf_counter()
+        query = validate_query(query)
+        if not 1 <= k <= 200 or not 0 <= offset <= 10_000:
+            raise BadQuery("k must be 1..200 and offset 0..10000")
+        filters = filters or SearchFilters()
+        want = offset + k
+        fetch = max(want * 2, self.rerank_top if self.reranker else 0, 20)
+        dense = self.embedder.embed_queries([query])[0]
+        sparse = self.sparse.encode_query(query)
+        hits = self.store.hybrid_search(
+            dense,
+            sparse,
+            filters,
+            limit=fetch,
+            prefetch_dense=max(self.prefetch_dense, fetch),
+            prefetch_sparse=max(self.prefetch_sparse, fetch),
+        )
+        if self.reranker is not None and hits:
+            hits = rerank(self.reranker, query, hits, self.rerank_top)
+        hits = collapse_duplicates(hits, self.dedupe_threshold)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(hits=hits[offset:want], took_ms=round(took, 2))
+
+
+def validate_query(query: str) -> str:
+    """Strip a query and reject empty or over-long ones with :class:`BadQuery`."""
+    query = (query or "").strip()
+    if not query:
+        raise BadQuery("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if not _WORD.search(query):
+        raise BadQuery("the query has no words")
+    return query
+
+
+def rerank(reranker: Reranker, query: str, hits: list[Hit], top: int) -> list[Hit]:
+    """Reorder the first ``top`` hits by cross-encoder score; the rest keep their order below."""
+    head, tail = hits[:top], hits[top:]
+    scores = reranker.score(query, [h.chunk.text for h in head])
+    rescored = [
+        h.model_copy(update={"score": s, "stages": h.stages.model_copy(update={"rerank": s})})
+        for h, s in zip(head, scores, strict=True)
+    ]
+    rescored.sort(key=lambda h: h.score, reverse=True)
+    return rescored + tail
+
+
+def collapse_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:
+    """Keep the best of each group of near-identical chunks; list the others on it."""
+    kept: list[Hit] = []
+    shingles: list[set[tuple[str, ...]]] = []
+    for hit in hits:
+        sh = _shingles(hit.chunk.text)
+        for i, other in enumerate(shingles):
+            if _jaccard(sh, other) >= threshold:
+                kept[i] = kept[i].model_copy(update={"duplicates": [*kept[i].duplicates, hit.chunk.chunk_id]})
+                break
+        else:
+            kept.append(hit)
+            shingles.append(sh)
+    return kept
+
+
+def _shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    if len(words) < n:
+        return {tuple(words)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)

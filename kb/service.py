@@ -1,0 +1,146 @@
+"""The knowledge base wired together from settings: one object for the CLI, the API and eval."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from kb import __version__
+from kb.answer import Answerer
+from kb.embed import Embedder, load_embedder
+from kb.indexer import Indexer
+from kb.rerank import CrossEncoderReranker
+from kb.retrieve import Retriever
+from kb.settings import Settings
+from kb.sparse import SparseEncoder
+from kb.speakers import SpeakerFinder
+from kb.store import VectorStore, open_store
+
+logger = logging.getLogger(__name__)
+
+MB = 2**20
+# Similarity below which an extractive answer says "no evidence", per embedding model.
+# Calibrated on the gold set (eval/): answerable versus unanswerable questions.
+EVIDENCE_THRESHOLDS = {"multilingual-e5-small": 0.815, "hash": 0.2}
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class KnowledgeBase:
+    """Services built once from settings; heavy parts load on first use."""
+
+    settings: Settings
+    embedder_override: Embedder | None = None
+    _store: VectorStore | None = field(default=None, init=False)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The embedding model (converted and cached on first use)."""
+        if self.embedder_override is not None:
+            return self.embedder_override
+        s = self.settings
+        return load_embedder(s.embed_model, s.models_dir, threads=s.embed_threads, batch_size=s.embed_batch_size)
+
+    @cached_property
+    def sparse(self) -> SparseEncoder:
+        """Language-aware sparse encoder."""
+        return SparseEncoder()
+
+    @property
+    def store(self) -> VectorStore:
+        """The Qdrant store: embedded by default, a server when ``KB_QDRANT_URL`` is set."""
+        if self._store is None:
+            s = self.settings
+            self._store = open_store(
+                s.store_dir,
+                s.collection,
+                url=s.qdrant_url,
+                api_key=s.qdrant_api_key,
+                timeout_s=s.qdrant_timeout_s,
+                retries=s.qdrant_retries,
+            )
+        return self._store
+
+    def open(self) -> KnowledgeBase:
+        """Open the store and check it was built with the configured model."""
+        self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
+        return self
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        """Hybrid retrieval with the optional reranker."""
+        s = self.settings
+        reranker = CrossEncoderReranker(s.rerank_model) if s.rerank_model else None
+        return Retriever(
+            store=self.store,
+            embedder=self.embedder,
+            sparse=self.sparse,
+            prefetch_dense=s.prefetch_dense,
+            prefetch_sparse=s.prefetch_sparse,
+            dedupe_threshold=s.dedupe_threshold,
+            reranker=reranker,
+            rerank_top=s.rerank_top,
+        )
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        """Extractive answers and comparisons."""
+        s = self.settings
+        threshold = s.answer_min_score
+        if threshold is None:
+            threshold = EVIDENCE_THRESHOLDS.get(Path(s.embed_model).name, DEFAULT_THRESHOLD)
+        return Answerer(
+            retriever=self.retriever,
+            embedder=self.embedder,
+            sparse=self.sparse,
+            hits=s.answer_hits,
+            max_sentences=s.answer_sentences,
+            mmr_lambda=s.answer_mmr_lambda,
+            min_score=threshold,
+        )
+
+    @cached_property
+    def speakers(self) -> SpeakerFinder:
+        """Expert finding over transcripts and authors."""
+        return SpeakerFinder(retriever=self.retriever, store=self.store)
+
+    def indexer(self) -> Indexer:
+        """A new indexer over this knowledge base (checks the model and repairs on creation)."""
+        s = self.settings
+        return Indexer(
+            store=self.store,
+            embedder=self.embedder,
+            sparse=self.sparse,
+            chunk_tokens=s.chunk_tokens,
+            chunk_overlap=s.chunk_overlap,
+            max_bytes=int(s.max_file_mb * MB),
+            max_unzipped_bytes=int(s.max_unzipped_mb * MB),
+            batch_chunks=max(s.embed_batch_size * 4, 32),
+        )
+
+    def countries(self) -> list[str]:
+        """Countries with material (ISO codes only; pan-European material is left out)."""
+        from kb.models import SearchFilters
+
+        counts = self.store.facets("country", SearchFilters())
+        return sorted(c for c in counts if c and c != "EU" and len(c) == 2)
+
+    def health(self) -> dict[str, object]:
+        """What /health and ``kb stats`` report."""
+        from kb.models import SearchFilters
+
+        return {
+            "version": __version__,
+            "model": self.embedder.model_id,
+            "store": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "documents": self.store.count_documents(SearchFilters()),
+            "chunks": self.store.count_chunks(),
+        }
+
+    def close(self) -> None:
+        """Flush and close the store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
