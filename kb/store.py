@@ -53,6 +53,6 @@ def open_store(
         from qdrant_client import QdrantClient
 
         logger.info("using Qdrant server for collection %s", collection)
-        client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout_s)))
+        client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout_s)), check_compatibility=False)
         return QdrantServerStore(client, collection, retries=retries)
     return EdgeStore(Path(data_dir) / "qdrant", collection)

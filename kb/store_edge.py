@@ -140,9 +140,7 @@ class EdgeStore:
             docs = self._shards()[1]
             meta = self._meta(docs)
             if meta is None:
-                point = qe.Point(
-                    META_ID, {_DOC_VECTOR: [1.0]}, {KIND: "meta", "model_id": model_id, "dim": dim}
-                )
+                point = qe.Point(META_ID, {_DOC_VECTOR: [1.0]}, {KIND: "meta", "model_id": model_id, "dim": dim})
                 docs.update(qe.UpdateOperation.upsert_points([point]))
                 docs.flush()
                 return
@@ -201,9 +199,7 @@ class EdgeStore:
 
     # -- chunks ----------------------------------------------------------------------------
 
-    def upsert_chunks(
-        self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]
-    ) -> None:
+    def upsert_chunks(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
         """Write chunks with their vectors; the same chunk ids overwrite."""
         check_upsert(chunks, dense, sparse)
         with self._lock.read():
@@ -260,9 +256,7 @@ class EdgeStore:
     def get_chunk(self, chunk_id: str) -> Chunk | None:
         """One chunk by id."""
         with self._lock.read():
-            recs = self._shards()[0].retrieve(
-                [chunk_point_id(chunk_id)], with_payload=True, with_vector=False
-            )
+            recs = self._shards()[0].retrieve([chunk_point_id(chunk_id)], with_payload=True, with_vector=False)
         return Chunk.model_validate(recs[0].payload) if recs else None
 
     def count_chunks(self) -> int:
@@ -296,9 +290,7 @@ class EdgeStore:
 
     def find_by_path(self, path: str) -> list[DocRecord]:
         """Records whose ``path`` equals ``path``."""
-        return self._records(
-            qe.Filter(must=[_is_doc(), qe.FieldCondition("path", match=qe.MatchValue(path))])
-        )
+        return self._records(qe.Filter(must=[_is_doc(), qe.FieldCondition("path", match=qe.MatchValue(path))]))
 
     def list_documents(self, filters: SearchFilters, limit: int, offset: int) -> list[DocRecord]:
         """Records matching ``filters`` by path; the registry is small, so it is sorted here."""
@@ -307,9 +299,7 @@ class EdgeStore:
     def count_documents(self, filters: SearchFilters) -> int:
         """Number of records matching ``filters``."""
         with self._lock.read():
-            return int(
-                self._shards()[1].count(qe.CountRequest(exact=True, filter=edge_filter(filters, [_is_doc()])))
-            )
+            return int(self._shards()[1].count(qe.CountRequest(exact=True, filter=edge_filter(filters, [_is_doc()]))))
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's registry record."""
@@ -362,16 +352,12 @@ class EdgeStore:
         ids = [[(str(p.id), float(p.score)) for p in r] for r in res[1:]]
         return stage_hits(self._points(res[0]), ids[0], ids[1] if len(ids) > 1 else [])
 
-    def dense_search(
-        self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def dense_search(self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Dense nearest neighbours alone."""
         q = qe.Query.Nearest(dense.astype(np.float32).tolist(), using=DENSE)
         return self._single(q, DENSE, filters, limit, offset)
 
-    def sparse_search(
-        self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def sparse_search(self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Sparse matches alone."""
         if not sparse.indices:
             return []
@@ -379,9 +365,7 @@ class EdgeStore:
         return self._single(q, SPARSE, filters, limit, offset)
 
     def _single(self, q: qe.Query, stage: str, filters: SearchFilters, limit: int, offset: int) -> list[Hit]:
-        req = qe.QueryRequest(
-            limit=limit, offset=offset, query=q, filter=edge_filter(filters), with_payload=True
-        )
+        req = qe.QueryRequest(limit=limit, offset=offset, query=q, filter=edge_filter(filters), with_payload=True)
         with self._lock.read():
             res = self._shards()[0].query(req)
         return single_stage_hits(self._points(res), stage, offset)
@@ -400,9 +384,7 @@ class EdgeStore:
         ]
         known = [r.doc_id for r in records]
         should.append(
-            qe.Filter(must_not=[qe.FieldCondition("doc_id", match=qe.MatchAny(known))])
-            if known
-            else qe.Filter(must=[])
+            qe.Filter(must_not=[qe.FieldCondition("doc_id", match=qe.MatchAny(known))]) if known else qe.Filter(must=[])
         )
         with self._lock.read():
             n = self._delete_where(self._shards()[0], qe.Filter(should=should))
@@ -435,8 +417,11 @@ class EdgeStore:
             self.root.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=self.root.parent))
             try:
-                with tarfile.open(src, "r:gz") as tar:
-                    tar.extractall(staging, filter="data")
+                try:
+                    with tarfile.open(src, "r:gz") as tar:
+                        tar.extractall(staging, filter="data")
+                except (tarfile.TarError, OSError) as err:
+                    raise StoreCorrupted(f"snapshot {src} cannot be read ({err}); the store is unchanged") from err
                 new_root = staging / self.collection
                 for name in ("chunks", "docs"):
                     self._load(new_root / name).close()
