@@ -1,0 +1,272 @@
+"""Document metadata: sidecars, folder manifests, validation, merging and language detection.
+
+Precedence, lowest first: manifest ``defaults`` < manifest ``files`` entry < sidecar
+``<file>.meta.yaml`` < values found in the file itself, which only fill fields the others
+leave unset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pycountry
+import yaml
+
+from ingest.errors import MetadataError
+from ingest.models import DOC_TYPES, DocMeta, Person
+
+logger = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".meta.yaml"
+MANIFEST_NAME = "kb-manifest.yaml"
+DOC_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# Codes used by EU institutions next to ISO 3166: EU for pan-European material, EL (Greece)
+# and UK (United Kingdom) as in the Interinstitutional Style Guide.
+EXTRA_COUNTRIES = frozenset({"EU", "EL", "UK"})
+# Languages detection may answer: the EU's official languages plus neighbours we serve.
+DETECTABLE_LANGUAGES = (
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt",
+    "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv", "uk", "ru", "no", "tr",
+)  # fmt: skip
+_FICTIONAL = re.compile(r"\s*\(fictional\)\s*$", re.IGNORECASE)
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LIST_FIELDS = ("audience", "topics", "sources")
+_PERSON_FIELDS = ("authors", "speakers")
+_KNOWN = set(DocMeta.model_fields) - {"extra"}
+
+
+def sidecar_path(path: Path) -> Path:
+    """Return the sidecar path of ``path`` (``<file>.meta.yaml``)."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; an empty file is an empty mapping.
+
+    Raises:
+        MetadataError: Unreadable file, bad YAML or a top level that is not a mapping.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MetadataError(str(path), f"cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise MetadataError(str(path), f"invalid YAML: {reason}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise MetadataError(str(path), "top level must be a mapping")
+    return raw
+
+
+def external_meta(path: Path, root: Path | None = None) -> dict[str, Any]:
+    """Collect and validate the metadata given outside the file, merged by precedence.
+
+    Manifests are read from every folder between ``root`` and the file's folder (nearer
+    folders win); without ``root`` only the file's own folder counts.
+
+    Args:
+        path: The document's path.
+        root: The folder ingestion started from.
+
+    Returns:
+        Validated fields (see :func:`validate`), only those that were given.
+
+    Raises:
+        MetadataError: A manifest or sidecar is invalid; the message names file and field.
+    """
+    merged: dict[str, Any] = {}
+    for folder in _folders(path, root):
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file():
+            continue
+        data = read_yaml(manifest)
+        defaults = data.get("defaults") or {}
+        files = data.get("files") or {}
+        if not isinstance(defaults, dict):
+            raise MetadataError(str(manifest), "field defaults: must be a mapping")
+        if not isinstance(files, dict):
+            raise MetadataError(str(manifest), "field files: must be a mapping of file name to fields")
+        merged.update(validate(defaults, str(manifest)))
+        key = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
+        entry = files.get(key)
+        if entry is not None:
+            if not isinstance(entry, dict):
+                raise MetadataError(str(manifest), f"field files.{key}: must be a mapping")
+            merged.update(validate(entry, f"{manifest} (files.{key})"))
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        merged.update(validate(read_yaml(sidecar), str(sidecar)))
+    return merged
+
+
+def _folders(path: Path, root: Path | None) -> list[Path]:
+    parent = path.parent
+    if root is None or not parent.is_relative_to(root):
+        return [parent]
+    chain = [parent]
+    while chain[-1] != root and chain[-1] != chain[-1].parent:
+        chain.append(chain[-1].parent)
+    return list(reversed(chain))
+
+
+def validate(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Check and normalise metadata fields; unknown fields go to ``extra``.
+
+    Args:
+        raw: Fields as read from YAML or JSON.
+        source: Name of the file (and entry) they came from, for error messages.
+
+    Returns:
+        The fields present in ``raw``, normalised (uppercase country, lowercase language,
+        dates as :class:`datetime.date`, people as :class:`Person`).
+
+    Raises:
+        MetadataError: A field has a bad value; the message names it.
+    """
+    out: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if key not in _KNOWN:
+            extra[str(key)] = value
+            continue
+        try:
+            out[key] = _field(key, value)
+        except ValueError as exc:
+            raise MetadataError(source, f"field {key}: {exc}") from None
+    if extra:
+        out["extra"] = extra
+    return out
+
+
+def _field(key: str, value: Any) -> Any:
+    if key == "id":
+        value = str(value)
+        if not DOC_ID_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid id ([A-Za-z0-9][A-Za-z0-9._:-]{{0,127}})")
+        return value
+    if key == "country":
+        return check_country(value)
+    if key == "language":
+        return check_language(value)
+    if key == "doc_type":
+        if value not in DOC_TYPES:
+            raise ValueError(f"unknown doc_type {value!r} (expected one of {', '.join(DOC_TYPES)})")
+        return value
+    if key == "date":
+        return check_date(value)
+    if key in _LIST_FIELDS:
+        items = [value] if isinstance(value, str | int) else value
+        if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
+            raise ValueError("must be a list of strings")
+        return [str(i) for i in items]
+    if key in _PERSON_FIELDS:
+        if not isinstance(value, list):
+            raise ValueError("must be a list of people")
+        return [person(p) for p in value]
+    if not isinstance(value, str | int | float):
+        raise ValueError("must be a string")
+    return str(value)
+
+
+def check_country(value: Any) -> str:
+    """Return the uppercase ISO 3166 alpha-2 code (or EU, EL, UK); raise ValueError otherwise."""
+    code = str(value).strip().upper()
+    if code in EXTRA_COUNTRIES or (len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None):
+        return code
+    raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code (or EU)")
+
+
+def check_language(value: Any) -> str:
+    """Return the lowercase ISO 639-1 code; raise ValueError otherwise."""
+    code = str(value).strip().lower()
+    if len(code) == 2 and pycountry.languages.get(alpha_2=code) is not None:
+        return code
+    raise ValueError(f"{value!r} is not an ISO 639-1 language code")
+
+
+def check_date(value: Any) -> dt.date:
+    """Return a date from a YAML date or a ``YYYY-MM-DD`` string; raise ValueError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    if not _DATE_RE.fullmatch(text):
+        raise ValueError(f"{value!r} is not a YYYY-MM-DD date")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid date") from None
+
+
+def person(value: Any) -> Person:
+    """Build a :class:`Person` from a name or a mapping; a " (fictional)" suffix sets the flag."""
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"].strip():
+        raise ValueError("each person needs a name")
+    name = value["name"].strip()
+    fictional = bool(_FICTIONAL.search(name)) or bool(value.get("fictional", False))
+    country = value.get("country")
+    return Person(
+        name=_FICTIONAL.sub("", name),
+        organisation=_opt_str(value.get("organisation")),
+        country=check_country(country) if country else None,
+        role=_opt_str(value.get("role")),
+        fictional=fictional,
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return str(value).strip() if value is not None else None
+
+
+def merge(external: Mapping[str, Any], internal: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill fields the external metadata leaves unset with values found in the file itself."""
+    merged = dict(external)
+    for key, value in internal.items():
+        if key == "extra":
+            merged["extra"] = {**value, **merged.get("extra", {})}
+        elif merged.get(key) in (None, [], "") and value not in (None, [], ""):
+            merged[key] = value
+    return merged
+
+
+def build_meta(fields: Mapping[str, Any], source: str) -> DocMeta:
+    """Turn merged fields into a :class:`DocMeta`, naming ``source`` on failure."""
+    try:
+        return DocMeta(**fields)
+    except (ValueError, TypeError) as exc:
+        raise MetadataError(source, f"invalid metadata: {' '.join(str(exc).split())}") from None
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident.set_languages([code for code in DETECTABLE_LANGUAGES if code in ident.nb_classes])
+    return ident
+
+
+def detect_language(text: str, max_chars: int = 5000) -> str | None:
+    """Detect the language of ``text`` among :data:`DETECTABLE_LANGUAGES`, offline.
+
+    Returns:
+        An ISO 639-1 code, or None for text too short or too uncertain to call.
+    """
+    sample = text[:max_chars]
+    if sum(c.isalpha() for c in sample) < 20:
+        return None
+    code, prob = _identifier().classify(sample)
+    return str(code) if prob >= 0.5 else None
