@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import logging
 import os
@@ -138,8 +139,9 @@ def _first_title(parsed: Parsed) -> str | None:
 def iter_files(paths: Iterable[Path]) -> Iterator[Path | ParseError]:
     """Yield the files to ingest under ``paths``, in sorted order, or an error per bad entry.
 
-    Folders are walked recursively. Hidden entries, metadata sidecars, manifests and files
-    with unsupported suffixes are skipped; files named explicitly are always yielded.
+    Folders are walked recursively. Hidden entries, metadata sidecars, manifests, files
+    with unsupported suffixes and names matching a manifest's ``exclude:`` patterns are
+    skipped; files named explicitly are always yielded.
     Symlinks are followed, but a loop or an unreadable entry yields a :class:`ParseError`.
     """
     for path in paths:
@@ -160,10 +162,17 @@ def _walk(folder: Path, ancestors: set[tuple[int, int]]) -> Iterator[Path | Pars
     except OSError as exc:
         yield ParseError(folder.as_posix(), f"cannot read folder: {_os_reason(exc)}")
         return
+    excluded = _excluded(folder)
+    if isinstance(excluded, ParseError):
+        yield excluded
+        excluded = []
     for entry in entries:
         if _skipped(entry.name):
             continue
         path = folder / entry.name
+        if any(fnmatch.fnmatchcase(entry.name, pattern.rstrip("/")) for pattern in excluded):
+            logger.debug("excluded by manifest: %s", path)
+            continue
         try:
             info = os.stat(path)
         except OSError as exc:
@@ -180,6 +189,20 @@ def _walk(folder: Path, ancestors: set[tuple[int, int]]) -> Iterator[Path | Pars
                 yield ParseError(path.as_posix(), "cannot read file: permission denied")
                 continue
             yield path
+
+
+def _excluded(folder: Path) -> list[str] | ParseError:
+    """Glob patterns of a folder manifest's ``exclude:`` list (names in that folder)."""
+    manifest = folder / metadata.MANIFEST_NAME
+    if not manifest.is_file():
+        return []
+    try:
+        patterns = metadata.read_yaml(manifest).get("exclude") or []
+    except ParseError as exc:
+        return exc
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        return ParseError(manifest.as_posix(), "field exclude: must be a list of file name patterns")
+    return patterns
 
 
 def _skipped(name: str) -> bool:

@@ -13,17 +13,22 @@ import email.policy
 import email.utils
 import io
 import logging
+import re
 from email.message import EmailMessage
 from typing import Any
+
+import yaml
 
 from ingest.errors import FileTooLarge, ParseError
 from ingest.loaders.base import Parsed, SectionStack, TextBuilder
 from ingest.loaders.unstructured_offline import unstructured_partition
 from ingest.loaders.zipguard import check_zip, core_title
+from ingest.metadata import validate
 from ingest.models import ElementKind, Person
 
 logger = logging.getLogger(__name__)
 
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
 _SKIP = {"PageBreak", "Image", "Header", "Footer", "PageNumber"}
 _KINDS: dict[str, ElementKind] = {"Title": "title", "ListItem": "list_item", "Table": "table"}
 OFFICE_FORMATS = ("docx", "pptx", "html", "markdown", "eml", "text")
@@ -54,7 +59,7 @@ def load_office(name: str, data: bytes, fmt: str, *, text: str | None = None, ma
         if title:
             meta["title"] = title
     try:
-        elements = _partition(fmt, data, text, meta)
+        elements = _partition(name, fmt, data, text, meta)
     except (ParseError, FileTooLarge):
         raise
     except RecursionError:
@@ -69,7 +74,7 @@ def load_office(name: str, data: bytes, fmt: str, *, text: str | None = None, ma
     return parsed
 
 
-def _partition(fmt: str, data: bytes, text: str | None, meta: dict[str, Any]) -> list[Any]:
+def _partition(name: str, fmt: str, data: bytes, text: str | None, meta: dict[str, Any]) -> list[Any]:
     unstructured_partition()
     if fmt == "docx":
         from unstructured.partition.docx import partition_docx
@@ -81,7 +86,7 @@ def _partition(fmt: str, data: bytes, text: str | None, meta: dict[str, Any]) ->
         return list(partition_pptx(file=io.BytesIO(data)))
     if fmt == "eml":
         body, is_html = _email(data, meta)
-        return _partition("html" if is_html else "text", data, body, meta) if body.strip() else []
+        return _partition(name, "html" if is_html else "text", data, body, meta) if body.strip() else []
     source = text if text is not None else data.decode("utf-8", "replace")
     if not source.strip():
         return []
@@ -92,14 +97,30 @@ def _partition(fmt: str, data: bytes, text: str | None, meta: dict[str, Any]) ->
     if fmt == "markdown":
         from unstructured.partition.md import partition_md
 
-        return list(partition_md(text=source))
+        source = _front_matter(name, source, meta)
+        return list(partition_md(text=source)) if source.strip() else []
     from unstructured.partition.text import partition_text
 
     return list(partition_text(text=source))
 
 
+def _front_matter(name: str, source: str, meta: dict[str, Any]) -> str:
+    """Move a leading YAML front matter block into ``meta`` and return the rest."""
+    match = _FRONT_MATTER.match(source)
+    if not match:
+        return source
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return source
+    if not isinstance(data, dict):
+        return source
+    meta.update(validate(data, f"{name} (front matter)"))
+    return source[match.end() :]
+
+
 def _email(data: bytes, meta: dict[str, Any]) -> tuple[str, bool]:
-    """Read headers into ``meta``; return the body (plain text preferred) and whether it is HTML."""
+    """Read headers into ``meta``; return the body (HTML preferred, for its headings) and whether it is HTML."""
     msg = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     subject = str(msg.get("Subject", "") or "").strip()
@@ -116,7 +137,7 @@ def _email(data: bytes, meta: dict[str, Any]) -> tuple[str, bool]:
         display, address = email.utils.parseaddr(str(sender))
         if display or address:
             meta["authors"] = [Person(name=display or address)]
-    part = msg.get_body(preferencelist=("plain", "html"))
+    part = msg.get_body(preferencelist=("html", "plain"))
     if part is None:
         return "", False
     try:
