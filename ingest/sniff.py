@@ -52,6 +52,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0", "a legacy OLE2 Office file (doc/ppt/xls)"),
     (b"{\\rtf", "RTF"),
 )
+_PREFERRED = ("cp1254", "cp1252", "cp1250", "cp1251", "cp1253", "cp1257", "iso8859_15", "iso8859_2")
+_CANDIDATES = (*_PREFERRED, "iso8859_7", "iso8859_9", "iso8859_13", "koi8_r", "koi8_u", "utf_16", "latin_1")
+_CHAOS_TOLERANCE = 0.07
 _SRT_START = re.compile(r"\A\s*\d+\s*\r?\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->")
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]?(.*)$")
 _EMAIL_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "cc", "return-path"}
@@ -143,9 +146,15 @@ def decode_text(name: str, data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    results = list(from_bytes(data, cp_isolation=list(_CANDIDATES)))
+    if not results:
         raise ParseError(name, "undecodable text (not UTF-8 and no other encoding fits)")
+    # Short texts fit several code pages about equally well; among the near-best, prefer
+    # the Windows code pages of the languages we serve (cp1254 equals cp1252 on every letter
+    # of Western European languages and adds Turkish).
+    least = min(r.chaos for r in results)
+    close = [r for r in results if r.chaos <= least + _CHAOS_TOLERANCE]
+    best = min(close, key=lambda r: _rank(r.encoding))
     logger.debug("decoded %s as %s", name, best.encoding)
     return _check_textual(name, str(best))
 
@@ -190,3 +199,7 @@ def _looks_like_email(text: str) -> bool:
             return False
         seen.add(match.group(1).lower())
     return len(seen & _EMAIL_HEADERS) >= 2 and bool(seen & {"from", "subject"})
+
+
+def _rank(encoding: str) -> int:
+    return _PREFERRED.index(encoding) if encoding in _PREFERRED else len(_PREFERRED)

@@ -61,6 +61,7 @@ def test_pdf_pages_headings_sections_and_footers(pdf_file: Path) -> None:
         ("Models of support", 2, 2),
         ("Lessons learned", 1, 3),
     ]
+
     def starting(prefix: str) -> Element:
         return next(el for el in doc.elements if el.text.startswith(prefix))
 
@@ -202,9 +203,15 @@ def test_srt_speaker_prefixes(tmp_path: Path) -> None:
 
 def test_jsonl_beir_corpus_with_bad_lines(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"_id": "4983", "title": "Microstructural development", "text": "Alterations of the "
-                    "architecture of cerebral white matter in the developing human brain.\n\nSecond part.",
-                    "metadata": {}}),
+        json.dumps(
+            {
+                "_id": "4983",
+                "title": "Microstructural development",
+                "text": "Alterations of the "
+                "architecture of cerebral white matter in the developing human brain.\n\nSecond part.",
+                "metadata": {},
+            }
+        ),
         "{not json",
         json.dumps({"_id": "5836", "title": "", "text": "Induction of myelodysplasia.", "metadata": {"url": "u"}}),
         json.dumps({"title": "no id", "text": "x"}),
