@@ -74,8 +74,10 @@ class Settings(BaseSettings):
     rate_limit_upload: str = "20/minute"
     host: str = "127.0.0.1"
     port: int = 8000
+    # folders whose files GET /documents/{id}/file may serve (besides files_dir)
+    corpus_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("corpus")])
 
-    @field_validator("api_keys", "read_api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "read_api_keys", "cors_origins", "corpus_dirs", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -1,0 +1,25 @@
+"""``POST /ask`` and ``POST /compare``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import AskRate, KBDep, ReadAccess
+from api.errors import ERROR_RESPONSES
+from api.schemas import AskRequest, CompareRequest, normalise_filters
+from kb.models import Answer, Comparison
+
+router = APIRouter(tags=["answers"], responses=ERROR_RESPONSES)
+
+
+@router.post("/ask", response_model=Answer, summary="A cited answer")
+def ask(body: AskRequest, kb: KBDep, _: ReadAccess, __: AskRate) -> Answer:
+    """Answer with sentences quoted from the knowledge base, each with a numbered citation."""
+    return kb.answerer.ask(body.question, normalise_filters(body.filters))
+
+
+@router.post("/compare", response_model=Comparison, summary="Answers side by side per country")
+def compare(body: CompareRequest, kb: KBDep, _: ReadAccess, __: AskRate) -> Comparison:
+    """Answer the same question once per country; countries without evidence get an explicit row."""
+    countries = body.countries or kb.countries()
+    return kb.answerer.compare(body.question, countries, normalise_filters(body.filters))

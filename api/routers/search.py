@@ -1,0 +1,42 @@
+"""``GET /search`` and ``GET /chunks/{chunk_id}``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import KBDep, ReadAccess
+from api.errors import ERROR_RESPONSES, ApiError
+from api.params import FiltersDep
+from ingest.models import Chunk
+from kb.presenters import SearchResponse, search_response
+
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+
+@router.get("/search", response_model=SearchResponse, summary="Hybrid search")
+def search(
+    kb: KBDep,
+    _: ReadAccess,
+    filters: FiltersDep,
+    q: Annotated[str, Query(max_length=4000, description="Free text in any supported language")],
+    k: Annotated[int | None, Query(ge=1, le=200, description="Hits per page")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip")] = 0,
+) -> dict[str, Any]:
+    """Search chunks (dense and sparse, fused); the same JSON as ``kb search --json``."""
+    result = kb.retriever.search(q, filters, k=k or kb.settings.search_k, offset=offset)
+    return search_response(result)
+
+
+@router.get("/chunks/{chunk_id}", response_model=Chunk, summary="One chunk with its text and span")
+def get_chunk(
+    kb: KBDep,
+    _: ReadAccess,
+    chunk_id: Annotated[str, Path(max_length=200)],
+) -> Chunk:
+    """Return a chunk, to show a cited quote in its context."""
+    chunk = kb.store.get_chunk(chunk_id)
+    if chunk is None:
+        raise ApiError(404, "not_found", f"no chunk with id {chunk_id!r}")
+    return chunk
