@@ -41,6 +41,21 @@ _PERSON_FIELDS = ("authors", "speakers")
 _KNOWN = set(DocMeta.model_fields) - {"extra"}
 
 
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps dates as strings, so :func:`check_date` names a bad one."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML safely, leaving dates as strings; raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def sidecar_path(path: Path) -> Path:
     """Return the sidecar path of ``path`` (``<file>.meta.yaml``)."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
@@ -53,7 +68,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         MetadataError: Unreadable file, bad YAML or a top level that is not a mapping.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = parse_yaml(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         raise MetadataError(str(path), f"cannot read: {exc}") from None
     except yaml.YAMLError as exc:

@@ -23,7 +23,7 @@ from ingest.errors import FileTooLarge, ParseError
 from ingest.loaders.base import Parsed, SectionStack, TextBuilder
 from ingest.loaders.unstructured_offline import unstructured_partition
 from ingest.loaders.zipguard import check_zip, core_title
-from ingest.metadata import validate
+from ingest.metadata import parse_yaml, validate
 from ingest.models import ElementKind, Person
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _front_matter(name: str, source: str, meta: dict[str, Any]) -> str:
     if not match:
         return source
     try:
-        data = yaml.safe_load(match.group(1))
+        data = parse_yaml(match.group(1))
     except yaml.YAMLError:
         return source
     if not isinstance(data, dict):

@@ -17,7 +17,7 @@ import yaml
 
 from ingest.errors import ParseError
 from ingest.loaders.base import Parsed, TextBuilder
-from ingest.metadata import validate
+from ingest.metadata import parse_yaml, validate
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _blocks(lines: list[str], start: int) -> list[tuple[int, list[str]]]:
 def _note_meta(name: str, block: list[str], line_no: int) -> dict[str, Any]:
     body = "\n".join([block[0][4:].strip(), *block[1:]]).strip()
     try:
-        data = yaml.safe_load(body) if body else None
+        data = parse_yaml(body) if body else None
     except yaml.YAMLError:
         logger.debug("NOTE block at line %s of %s is not YAML; ignored", line_no, name)
         return {}
