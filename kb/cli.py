@@ -217,11 +217,14 @@ def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> 
 @click.argument("question")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def ask(question: str, as_json: bool, **kw: Any) -> None:
-    """Answer with cited sentences from the knowledge base."""
+@click.option("--extractive", is_flag=True, help="Quote sentences only, even when KB_LLM_URL is set.")
+def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
+    """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
     kb = _kb()
     try:
-        answer = kb.open().answerer.ask(question, _filters(kw))
+        kb.open()
+        answerer = None if extractive else kb.generator
+        answer = (answerer or kb.answerer).ask(question, _filters(kw))
     except KBError as exc:
         _fail(str(exc))
         return
@@ -230,6 +233,8 @@ def ask(question: str, as_json: bool, **kw: Any) -> None:
     if as_json:
         _emit(answer)
         return
+    for warning in answer.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(answer.answer)
     for c in answer.citations:
         click.echo(f"  [{c.n}] {c.title} ({c.doc_id}) {_where(c.model_dump(mode='json'))}")
@@ -381,6 +386,19 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings: Settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@main.command(
+    "eval",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def eval_(args: tuple[str, ...]) -> None:
+    """Evaluate on the gold set, a BEIR dataset or XQuAD-R (options: kb eval --help)."""
+    from eval.run import main as run_eval
+
+    sys.exit(run_eval(list(args)))
 
 
 if __name__ == "__main__":
