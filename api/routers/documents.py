@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
-FACETS = ("country", "doc_type", "language")
+FACETS = ("country", "doc_type", "language", "audience")
 DocId = Annotated[str, Path(max_length=200, description="Document id")]
 UPLOAD_BODY = {
     "requestBody": {
