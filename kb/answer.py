@@ -87,7 +87,7 @@ class Answerer:
         """Answer a question with cited sentences from the knowledge base."""
         started = time.perf_counter()
         question = validate_query(question)
-        language = self.sparse.detect_language(question)
+        language = question_language(self.sparse, question)
         hits = self.retriever.search(question, filters, k=self.hits).hits
         citations = self._select(question, hits)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
@@ -144,6 +144,13 @@ class Answerer:
         doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
         picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
         return [_citation(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
+
+
+def question_language(sparse: SparseEncoder, question: str) -> str | None:
+    """The question's language, or None when it is too short to tell reliably."""
+    if len(_WORD.findall(question)) < 3:
+        return None
+    return sparse.detect_language(question)
 
 
 def mmr(vectors: np.ndarray, sims: np.ndarray, eligible: list[int], k: int, lam: float) -> list[int]:

@@ -93,9 +93,8 @@ def main(verbose: int) -> None:
 @click.option("--fast", is_flag=True, help="Estimate tokens instead of loading the model's tokenizer.")
 def parse(paths: tuple[Path, ...], as_json: bool, fast: bool) -> None:
     """Parse files into documents and chunks, without indexing (for debugging)."""
-    from ingest.registry import iter_files, load_path
-
     from ingest.chunking import approx_tokens, chunk_document
+    from ingest.registry import iter_files, load_path
 
     settings = get_settings()
     counter = approx_tokens if fast else _kb().embedder.count_tokens
@@ -382,6 +381,7 @@ def stats(as_json: bool) -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the web page and the HTTP API."""
     import uvicorn
+
     from api.main import create_app
 
     settings: Settings = get_settings()

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.registry import iter_files, load_path
 from pydantic import BaseModel, Field
 
 from ingest.chunking import chunk_document
 from ingest.errors import ParseError
 from ingest.models import Chunk, SourceDoc
+from ingest.registry import iter_files, load_path
 from kb.embed import Embedder
 from kb.models import DocRecord, SearchFilters
 from kb.sparse import SparseEncoder
@@ -292,7 +292,7 @@ def _record(doc: SourceDoc, chunk_count: int, fingerprint: str) -> DocRecord:
         source=meta.source,
         sources=list(meta.sources),
         licence=meta.licence,
-        speakers=[p.model_dump() for p in meta.speakers],
-        authors=[p.model_dump() for p in meta.authors],
+        speakers=list(meta.speakers),
+        authors=list(meta.authors),
         indexed_at=dt.datetime.now(dt.UTC),
     )

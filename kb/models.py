@@ -9,7 +9,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.models import Chunk, Span
+from ingest.models import Chunk, Person, Span
 
 
 class SearchFilters(BaseModel):
@@ -85,8 +85,8 @@ class DocRecord(BaseModel):
     source: str | None = None
     sources: list[str] = Field(default_factory=list)
     licence: str | None = None
-    speakers: list[dict[str, str | None]] = Field(default_factory=list)
-    authors: list[dict[str, str | None]] = Field(default_factory=list)
+    speakers: list[Person] = Field(default_factory=list)
+    authors: list[Person] = Field(default_factory=list)
     indexed_at: dt.datetime | None = None
 
 

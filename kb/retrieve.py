@@ -87,6 +87,7 @@ class Retriever:
             prefetch_dense=max(self.prefetch_dense, fetch),
             prefetch_sparse=max(self.prefetch_sparse, fetch),
         )
+        hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))  # RRF ties: a stable order for paging
         if self.reranker is not None and hits:
             hits = rerank(self.reranker, query, hits, self.rerank_top)
         hits = collapse_duplicates(hits, self.dedupe_threshold)

@@ -10,6 +10,7 @@ from pathlib import Path
 from kb import __version__
 from kb.answer import Answerer
 from kb.embed import Embedder, load_embedder
+from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
 from kb.rerank import CrossEncoderReranker
 from kb.retrieve import Retriever
@@ -25,6 +26,10 @@ MB = 2**20
 # Calibrated on the gold set (eval/): answerable versus unanswerable questions.
 EVIDENCE_THRESHOLDS = {"multilingual-e5-small": 0.815, "hash": 0.2}
 DEFAULT_THRESHOLD = 0.5
+# Cosine between a generated sentence and its best cited passage sentence below which the
+# sentence counts as unsupported, per embedding model.
+SUPPORT_THRESHOLDS = {"multilingual-e5-small": 0.82, "hash": 0.5}
+DEFAULT_SUPPORT = 0.6
 
 
 @dataclass
@@ -101,10 +106,30 @@ class KnowledgeBase:
             min_score=threshold,
         )
 
+    # -- optional generation (KB_LLM_URL) -----------------------------------------------------
+
+    @cached_property
+    def generator(self) -> GenerativeAnswerer | None:
+        """Citation-checked generated answers, or ``None`` when ``KB_LLM_URL`` is not set."""
+        s = self.settings
+        if not s.llm_url:
+            return None
+        from kb.llm import OpenAILikeLlm
+
+        llm = OpenAILikeLlm(s.llm_url, s.llm_model or "default", api_key=s.llm_api_key, timeout_s=s.llm_timeout_s)
+        return GenerativeAnswerer(
+            retriever=self.retriever,
+            embedder=self.embedder,
+            llm=llm,
+            extractive=self.answerer,
+            hits=s.answer_hits,
+            support_threshold=SUPPORT_THRESHOLDS.get(Path(s.embed_model).name, DEFAULT_SUPPORT),
+        )
+
     @cached_property
     def speakers(self) -> SpeakerFinder:
         """Expert finding over transcripts and authors."""
-        return SpeakerFinder(retriever=self.retriever, store=self.store)
+        return SpeakerFinder(retriever=self.retriever, store=self.store, embedder=self.embedder)
 
     def indexer(self) -> Indexer:
         """A new indexer over this knowledge base (checks the model and repairs on creation)."""

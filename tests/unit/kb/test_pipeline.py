@@ -1,0 +1,194 @@
+"""Ingest, search, answers, comparisons and speakers end to end on the real Qdrant Edge engine.
+
+The hash embedder keeps these fast; tests with the real model live in tests/slow/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.registry import load_path
+from kb.cli import main
+from kb.models import SearchFilters
+from kb.service import KnowledgeBase
+from kb.settings import Settings, get_settings
+
+DOCS = {
+    "se.md": (
+        "# Sweden: a national platform\n\n## Coordination\n\nThe national innovation programme coordinates "
+        "nine cities and four agencies under one climate city contract signed in December 2020.\n\n"
+        "## Financing\n\nGothenburg issued the first city green bond in 2013, worth SEK 500 million.\n",
+        {"id": "doc-se", "country": "SE", "language": "en", "doc_type": "good_practice", "topics": ["governance"]},
+    ),
+    "es.md": (
+        "# España: plataforma nacional\n\n## Coordinación\n\nLa plataforma nacional reúne a quince ciudades "
+        "con miembros académicos, privados y públicos, y ofrece desayunos bimestrales.\n",
+        {"id": "doc-es", "country": "ES", "language": "es", "doc_type": "good_practice", "topics": ["governance"]},
+    ),
+}
+VTT = """WEBVTT
+
+NOTE
+title: Financing webinar
+date: 2024-11-14
+speakers:
+  - name: Rita Green
+    organisation: city treasury
+    country: SE
+    role: green finance specialist
+  - name: Otto Shop
+    organisation: regional agency
+    country: FR
+    role: one-stop-shop manager
+
+00:00:01.000 --> 00:00:15.000
+<v Rita Green>Green bonds let our city finance building retrofits, and investors asked for yearly impact reports on the green bond portfolio.
+
+00:00:15.000 --> 00:00:30.000
+<v Otto Shop>Our one-stop shop gives households a single adviser for home renovation, from the energy audit to the works.
+
+00:01:00.000 --> 00:01:20.000
+<v Rita Green>The green bond framework lists eligible projects, and the treasury reports the green bond allocation every year.
+"""
+
+
+def write_corpus(folder: Path) -> Path:
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (text, meta) in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        (folder / f"{name}.meta.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    (folder / "webinar.vtt").write_text(VTT, encoding="utf-8")
+    (folder / "webinar.vtt.meta.yaml").write_text(
+        yaml.safe_dump({"id": "web-1", "country": "EU", "language": "en", "doc_type": "transcript"}), encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "data", embed_model="hash", answer_min_score=0.05))
+    yield base
+    base.close()
+
+
+def test_ingest_is_incremental_and_reflects_changes(kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    first = kb.indexer().ingest([folder])
+    assert (first.added, first.updated, first.unchanged, first.failed) == (3, 0, 0, [])
+    ids = kb.store.chunk_ids()
+    again = kb.indexer().ingest([folder])
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
+    assert kb.store.chunk_ids() == ids
+
+    (folder / "se.md").write_text(DOCS["se.md"][0] + "\n## Results\n\nForty-eight municipalities signed in 2024.\n")
+    changed = kb.indexer().ingest([folder])
+    assert (changed.updated, changed.unchanged) == (1, 2)
+    se_chunks = kb.store.get_chunks("doc-se")
+    assert any("Forty-eight" in c.text for c in se_chunks)
+    assert len({c.content_sha256 for c in se_chunks}) == 1, "old and new versions mixed"
+
+    (folder / "es.md").unlink()
+    synced = kb.indexer().ingest([folder], sync=True)
+    assert synced.removed == 1
+    assert kb.store.get_document("doc-es") is None and kb.store.get_chunks("doc-es") == []
+
+
+def test_bad_file_is_reported_and_the_rest_goes_in(kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "fake.pdf").write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)
+    summary = kb.indexer().ingest([folder])
+    assert summary.added == 3
+    failed = {Path(f.path).name: f.error for f in summary.failed}
+    assert set(failed) == {"empty.pdf", "fake.pdf"}
+    assert all(msg and "\n" not in msg for msg in failed.values())
+
+
+def test_country_filter_and_paging(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.indexer().ingest([write_corpus(tmp_path / "docs")])
+    hits = kb.retriever.search("national platform cities", SearchFilters(country=["ES"]), k=10).hits
+    assert hits and {h.chunk.country for h in hits} == {"ES"}
+    all_hits = kb.retriever.search("national platform cities", k=10).hits
+    page2 = kb.retriever.search("national platform cities", k=1, offset=1).hits
+    assert page2[0].chunk.chunk_id == all_hits[1].chunk.chunk_id
+    assert all_hits[0].stages.fused is not None
+
+
+def test_answer_citations_are_verbatim_at_their_span(kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    kb.indexer().ingest([folder])
+    answer = kb.answerer.ask("Which city issued the first green bond and when?")
+    assert answer.evidence and answer.citations
+    texts = {}
+    for path in folder.iterdir():
+        if not path.name.endswith(".yaml"):
+            for doc in load_path(path, max_bytes=2**20, max_unzipped_bytes=2**22).docs:
+                texts[doc.doc_id] = doc.text
+    for c in answer.citations:
+        assert texts[c.doc_id][c.span.start : c.span.end] == c.quote
+        assert f"[{c.n}]" in answer.answer
+    transcript = [c for c in answer.citations if c.doc_id == "web-1"]
+    assert all(c.start_s is not None and c.speakers == ["Rita Green"] for c in transcript)
+
+
+def test_no_evidence_when_nothing_is_similar(tmp_path: Path) -> None:
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "data", embed_model="hash", answer_min_score=0.9))
+    try:
+        base.indexer().ingest([write_corpus(tmp_path / "docs")])
+        answer = base.answerer.ask("zebra migration patterns in the Serengeti")
+        assert not answer.evidence and not answer.citations
+        assert "no evidence" in answer.answer
+    finally:
+        base.close()
+
+
+def test_compare_has_a_row_per_country_even_without_evidence(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.indexer().ingest([write_corpus(tmp_path / "docs")])
+    result = kb.answerer.compare("How is the national platform coordinated?", ["SE", "ES", "PT"])
+    rows = {r.country: r for r in result.rows}
+    assert list(rows) == ["SE", "ES", "PT"]
+    assert rows["SE"].evidence and rows["ES"].evidence
+    assert not rows["PT"].evidence and rows["PT"].citations == []
+    assert all(c.country == "SE" for c in rows["SE"].citations)
+
+
+def test_speaker_who_talked_about_the_topic_ranks_first(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.indexer().ingest([write_corpus(tmp_path / "docs")])
+    result = kb.speakers.find("green bonds")
+    assert result.speakers[0].name == "Rita Green"
+    top = result.speakers[0]
+    assert top.organisation == "city treasury" and top.country == "SE"
+    assert top.evidence and top.evidence[0].start_s is not None
+    shop = kb.speakers.find("one-stop shop for home renovation").speakers[0]
+    assert shop.name == "Otto Shop"
+    assert [s.name for s in kb.speakers.find("green bonds", SearchFilters(country=["FR"])).speakers] == ["Otto Shop"]
+
+
+def test_cli_ingest_search_and_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KB_EMBED_MODEL", "hash")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 3 and set(summary) >= {"added", "updated", "unchanged", "removed", "failed"}
+    (folder / "broken.docx").write_bytes(b"not a zip at all")
+    result = runner.invoke(main, ["ingest", str(folder), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["failed"][0]["path"].endswith("broken.docx")
+    result = runner.invoke(main, ["search", "green bond", "--country", "SE", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and all(h["country"] == "SE" for h in hits)
+    assert {"chunk_id", "doc_id", "title", "path", "text", "score", "span", "speakers"} <= set(hits[0])
+    result = runner.invoke(main, ["search", "   ", "--json"])
+    assert result.exit_code == 1 and "empty" in result.stderr
+    get_settings.cache_clear()
