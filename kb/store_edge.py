@@ -179,6 +179,14 @@ class EdgeStore:
                 self._chunks.flush()
                 self._docs.flush()
 
+    def optimize(self) -> bool:
+        """Build indexes (HNSW) and merge segments; run after a bulk ingest. True if work was done."""
+        with self._lock.read():
+            chunks, docs = self._shards()
+            done = chunks.optimize()
+            docs.optimize()
+        return bool(done)
+
     def close(self) -> None:
         """Flush and close the shards, releasing the folder for other processes."""
         with self._lock.write():
