@@ -100,17 +100,21 @@ def stage_hits(
     fused: list[tuple[str, float, dict[str, Any]]],
     dense: list[tuple[str, float]],
     sparse: list[tuple[str, float]],
+    offset: int = 0,
 ) -> list[Hit]:
-    """Build hits from a fused list and the two stage lists (ids, scores) it came from."""
+    """Build hits from a fused list and the two stage lists (ids, scores) it came from.
+
+    RRF gives equal scores to symmetric rank pairs and Qdrant may return those in any order,
+    so the store fetches ``offset + limit`` fused points and pages here, ties broken by id.
+    """
+    fused = sorted(fused, key=lambda p: (-p[1], p[0]))[offset:]
     dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
     sparse_at = {pid: (rank, score) for rank, (pid, score) in enumerate(sparse, start=1)}
     hits = []
     for pid, score, payload in fused:
         d_rank, d_score = dense_at.get(pid, (None, None))
         s_rank, s_score = sparse_at.get(pid, (None, None))
-        stages = StageScores(
-            dense=d_score, dense_rank=d_rank, sparse=s_score, sparse_rank=s_rank, fused=score
-        )
+        stages = StageScores(dense=d_score, dense_rank=d_rank, sparse=s_score, sparse_rank=s_rank, fused=score)
         hits.append(Hit(chunk=Chunk.model_validate(payload), score=score, stages=stages))
     return hits
 
@@ -120,9 +124,7 @@ def single_stage_hits(points: list[tuple[str, float, dict[str, Any]]], stage: st
     hits = []
     for rank, (_pid, score, payload) in enumerate(points, start=offset + 1):
         stages = (
-            StageScores(dense=score, dense_rank=rank)
-            if stage == DENSE
-            else StageScores(sparse=score, sparse_rank=rank)
+            StageScores(dense=score, dense_rank=rank) if stage == DENSE else StageScores(sparse=score, sparse_rank=rank)
         )
         hits.append(Hit(chunk=Chunk.model_validate(payload), score=score, stages=stages))
     return hits
@@ -193,9 +195,7 @@ class VectorStore(Protocol):
         """True when the collections exist and carry their model record."""
         ...
 
-    def upsert_chunks(
-        self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]
-    ) -> None:
+    def upsert_chunks(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
         """Write chunks with their vectors; the same chunk ids overwrite."""
         ...
 
@@ -260,15 +260,11 @@ class VectorStore(Protocol):
         """Dense and sparse prefetch fused by RRF in Qdrant, with per-stage scores."""
         ...
 
-    def dense_search(
-        self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def dense_search(self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Dense nearest neighbours alone."""
         ...
 
-    def sparse_search(
-        self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def sparse_search(self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Sparse (BM25 with IDF) matches alone."""
         ...
 

@@ -347,8 +347,7 @@ class EdgeStore:
             sq = qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE)
             stages.append((sq, prefetch_sparse))
         fused = qe.QueryRequest(
-            limit=limit,
-            offset=offset,
+            limit=offset + limit,
             query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion's variants
             prefetches=[qe.Prefetch(limit=n, query=q, filter=flt) for q, n in stages],
             filter=flt,
@@ -358,7 +357,7 @@ class EdgeStore:
         with self._lock.read():
             res = self._shards()[0].query_batch(qe.QueryBatchRequest([fused, *singles]))
         ids = [[(str(p.id), float(p.score)) for p in r] for r in res[1:]]
-        return stage_hits(self._points(res[0]), ids[0], ids[1] if len(ids) > 1 else [])
+        return stage_hits(self._points(res[0]), ids[0], ids[1] if len(ids) > 1 else [], offset)
 
     def dense_search(self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Dense nearest neighbours alone."""

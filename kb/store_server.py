@@ -195,9 +195,7 @@ class QdrantServerStore:
 
     # -- chunks ----------------------------------------------------------------------------
 
-    def upsert_chunks(
-        self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]
-    ) -> None:
+    def upsert_chunks(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> None:
         """Write chunks with their vectors; the same chunk ids overwrite."""
         check_upsert(chunks, dense, sparse)
         self._ready()
@@ -207,9 +205,7 @@ class QdrantServerStore:
                     id=chunk_point_id(c.chunk_id),
                     vector={
                         DENSE: dense[i].astype(np.float32).tolist(),
-                        SPARSE: models.SparseVector(
-                            indices=list(sparse[i].indices), values=list(sparse[i].values)
-                        ),
+                        SPARSE: models.SparseVector(indices=list(sparse[i].indices), values=list(sparse[i].values)),
                     },
                     payload=chunk_payload(c),
                 )
@@ -227,13 +223,9 @@ class QdrantServerStore:
         """Delete a document's chunks, or those of other versions than ``keep_sha256``."""
         self._ready()
         must_not: list[models.Condition] = [_match("content_sha256", keep_sha256)] if keep_sha256 else []
-        return self._delete_where(
-            self.collection, models.Filter(must=[_match("doc_id", doc_id)], must_not=must_not)
-        )
+        return self._delete_where(self.collection, models.Filter(must=[_match("doc_id", doc_id)], must_not=must_not))
 
-    def _scroll(
-        self, name: str, flt: models.Filter | None, payload: bool | list[str] = True
-    ) -> list[dict[str, Any]]:
+    def _scroll(self, name: str, flt: models.Filter | None, payload: bool | list[str] = True) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         offset: Any = None
         while True:
@@ -258,9 +250,7 @@ class QdrantServerStore:
     def get_chunk(self, chunk_id: str) -> Chunk | None:
         """One chunk by id."""
         self._ready()
-        recs = self._call(
-            self.client.retrieve, self.collection, [chunk_point_id(chunk_id)], with_payload=True
-        )
+        recs = self._call(self.client.retrieve, self.collection, [chunk_point_id(chunk_id)], with_payload=True)
         return Chunk.model_validate(recs[0].payload) if recs else None
 
     def count_chunks(self) -> int:
@@ -310,9 +300,7 @@ class QdrantServerStore:
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's registry record."""
         self._ready()
-        self._call(
-            self.client.delete, self.docs, models.PointIdsList(points=[doc_point_id(doc_id)]), wait=True
-        )
+        self._call(self.client.delete, self.docs, models.PointIdsList(points=[doc_point_id(doc_id)]), wait=True)
 
     def facets(self, field: str, filters: SearchFilters) -> dict[str, int]:
         """Document counts per value of ``field``."""
@@ -356,27 +344,19 @@ class QdrantServerStore:
             query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             prefetch=[models.Prefetch(query=q, using=u, limit=n, filter=flt) for q, u, n in stages],
             filter=flt,
-            limit=limit,
-            offset=offset,
+            limit=offset + limit,
             with_payload=True,
         )
-        singles = [
-            models.QueryRequest(query=q, using=u, limit=n, filter=flt, with_payload=False)
-            for q, u, n in stages
-        ]
+        singles = [models.QueryRequest(query=q, using=u, limit=n, filter=flt, with_payload=False) for q, u, n in stages]
         res = self._call(self.client.query_batch_points, self.collection, [fused, *singles])
         ids = [[(str(p.id), float(p.score)) for p in r.points] for r in res[1:]]
-        return stage_hits(self._points(res[0].points), ids[0], ids[1] if len(ids) > 1 else [])
+        return stage_hits(self._points(res[0].points), ids[0], ids[1] if len(ids) > 1 else [], offset)
 
-    def dense_search(
-        self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def dense_search(self, dense: np.ndarray, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Dense nearest neighbours alone."""
         return self._single(dense.astype(np.float32).tolist(), DENSE, filters, limit, offset)
 
-    def sparse_search(
-        self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> list[Hit]:
+    def sparse_search(self, sparse: SparseVector, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
         """Sparse matches alone."""
         if not sparse.indices:
             return []
@@ -403,9 +383,7 @@ class QdrantServerStore:
         """Delete chunks whose (doc_id, content_sha256) is not in the registry."""
         records = self._records(models.Filter(must=[_IS_DOC]))
         should: list[models.Condition] = [
-            models.Filter(
-                must=[_match("doc_id", r.doc_id)], must_not=[_match("content_sha256", r.content_sha256)]
-            )
+            models.Filter(must=[_match("doc_id", r.doc_id)], must_not=[_match("content_sha256", r.content_sha256)])
             for r in records
         ]
         known = [r.doc_id for r in records]

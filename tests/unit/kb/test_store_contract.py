@@ -138,9 +138,7 @@ def test_search_before_ingest_is_not_ready(factory: Factory) -> None:
 
 
 def test_upsert_is_idempotent_and_round_trips(store: VectorStore) -> None:
-    chunks = [
-        chunk("a", i, f"text number {i}", topics=["energy"], date=dt.date(2024, 5, 1)) for i in (2, 0, 1)
-    ]
+    chunks = [chunk("a", i, f"text number {i}", topics=["energy"], date=dt.date(2024, 5, 1)) for i in (2, 0, 1)]
     put(store, chunks)
     put(store, chunks)
     assert store.count_chunks() == 3
@@ -217,7 +215,11 @@ def test_filters_on_every_field(store: VectorStore, filters: SearchFilters, expe
 
 
 def test_paging_by_offset(store: VectorStore) -> None:
-    put(store, [chunk("a", i, f"common word{i}") for i in range(25)])
+    # distinct sparse weights: equal scores may come back in any order, which no paging survives
+    chunks = [chunk("a", i, f"common word{i}") for i in range(25)]
+    common = bow("common").indices[0]
+    sparse = [SparseVector(indices=[common], values=[1.0 + i / 10]) for i in range(25)]
+    store.upsert_chunks(chunks, np.stack([vec(i) for i in range(25)]), sparse)
     q, sp = vec(7), bow("common")
     full = store.hybrid_search(q, sp, NO_FILTER, limit=25)
     pages = [h for off in (0, 10, 20) for h in store.hybrid_search(q, sp, NO_FILTER, limit=10, offset=off)]
@@ -233,14 +235,10 @@ def test_hybrid_fuses_dense_only_and_sparse_only_matches(store: VectorStore) -> 
     query_vec = vec(100)
     near = np.stack([query_vec * 0.99 + vec(1) * 0.01, vec(2)])
     chunks = [chunk("dense", 0, "nothing lexical here"), chunk("sparse", 0, "elena funding facility")]
-    store.upsert_chunks(
-        chunks, near / np.linalg.norm(near, axis=1, keepdims=True), [bow(c.text) for c in chunks]
-    )
+    store.upsert_chunks(chunks, near / np.linalg.norm(near, axis=1, keepdims=True), [bow(c.text) for c in chunks])
     put(store, [chunk(f"noise{i}", 0, f"filler text {i}") for i in range(10)], seeds=list(range(200, 210)))
 
-    hits = store.hybrid_search(
-        query_vec, bow("elena"), NO_FILTER, limit=5, prefetch_dense=3, prefetch_sparse=3
-    )
+    hits = store.hybrid_search(query_vec, bow("elena"), NO_FILTER, limit=5, prefetch_dense=3, prefetch_sparse=3)
     by_doc = {h.chunk.doc_id: h for h in hits}
     assert {"dense", "sparse"} <= set(by_doc)
     d, s = by_doc["dense"].stages, by_doc["sparse"].stages
