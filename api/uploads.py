@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 FIELDS = ("title", "country", "language", "doc_type", "audience", "topics", "date")
 MAX_FIELD_BYTES = 4096
 MAX_NAME_CHARS = 200
+MAX_HEADER_BYTES = 16 * 1024
 # Room for multipart headers and metadata fields on top of the file itself.
 ENVELOPE_BYTES = 64 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -97,12 +98,12 @@ class _Parts:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        self._is_file = b"filename" in options
+        self._is_file = b"filename" in options or self._name == "file"
         if self._is_file:
             if self._name != "file" or self.file is not None:
                 self._fail(ApiError(422, "invalid_request", "send exactly one file, in the form field 'file'"))
                 return
-            self.filename = safe_name(options[b"filename"].decode("utf-8", "replace"))
+            self.filename = safe_name(options.get(b"filename", b"").decode("utf-8", "replace"))
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             self.tmp_path = self.tmp_dir / f"{uuid.uuid4().hex}.part"
             self.file = self.tmp_path.open("wb")
@@ -175,7 +176,7 @@ async def receive_upload(request: Request, tmp_dir: Path, max_bytes: int) -> Rec
             "on_headers_finished",
         )
     }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks, max_header_size=MAX_HEADER_BYTES)  # type: ignore[arg-type]
     body = 0
     try:
         async for chunk in request.stream():
