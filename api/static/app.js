@@ -54,7 +54,8 @@ function docType(value) { return DOC_TYPES[value] || value || ""; }
 function where(item) {
   const bits = [];
   if (item.page) bits.push("page " + item.page);
-  if (item.section && item.section.length) bits.push(item.section.join(" › "));
+  const section = (item.section || []).filter((s, i) => !(i === 0 && s === item.title));
+  if (section.length) bits.push(section.join(" › "));
   if (typeof item.start_s === "number") bits.push("at " + clock(item.start_s));
   if (item.speakers && item.speakers.length) bits.push(item.speakers.join(", "));
   return bits.join(" · ");
@@ -227,7 +228,7 @@ function searchFilters() {
 
 function hitItem(hit) {
   const meta = [hit.country, docType(hit.doc_type), hit.language && hit.language.toUpperCase()].filter(Boolean).join(" · ");
-  const place = where({ page: hit.page, section: hit.section, start_s: hit.start_s, speakers: hit.speakers });
+  const place = where({ title: hit.title, page: hit.page, section: hit.section, start_s: hit.start_s, speakers: hit.speakers });
   const snippet = hit.text.length > 420 ? hit.text.slice(0, 420) + "…" : hit.text;
   return el("li", { class: "card hit" },
     el("h3", {}, el("a", { href: fileHref(hit.doc_id, hit.page, hit.start_s), target: "_blank", rel: "noopener" }, hit.title)),
