@@ -131,11 +131,11 @@ class DomainEval:
 
     def _best_similarity(self, question: str) -> float | None:
         """Best query-sentence similarity over the sentences the answerer reads."""
-        from kb.answer import _sentences  # the answerer's own candidate sentences
+        from kb.answer import sentence_candidates  # the answerer's own candidate sentences
 
         answerer = self.kb.answerer
         hits = self.kb.retriever.search(question, k=answerer.hits).hits
-        sentences = [c.text for rank, hit in enumerate(hits) for c in _sentences(rank, hit)]
+        sentences = [c.text for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not sentences:
             return None
         q = self.kb.embedder.embed_queries([question])[0]

@@ -81,13 +81,25 @@ def _groups(elements: Sequence[Element]) -> Iterator[list[Element]]:
         if not el.text.strip():
             continue
         el_key: tuple[object, ...] = ("cue",) if el.kind == "cue" else ("sec", el.section)
-        if group and el_key != key:
+        if group and el_key != key and not _heading_only_parent(group, el):
             yield group
             group = []
         key = el_key
         group.append(el)
     if group:
         yield group
+
+
+def _heading_only_parent(group: list[Element], nxt: Element) -> bool:
+    """True when ``group`` holds only headings of a section that ``nxt`` is nested in.
+
+    A heading directly followed by a subheading then travels with its first subsection
+    instead of becoming a chunk of its own; the chunk records the deeper heading path.
+    """
+    if nxt.kind == "cue" or any(el.kind != "title" for el in group):
+        return False
+    parent = group[-1].section
+    return len(nxt.section) > len(parent) and nxt.section[: len(parent)] == parent
 
 
 def _units(text: str, el: Element, max_tokens: int, count: TokenCounter) -> list[_Unit]:
@@ -209,7 +221,7 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         title=doc.title,
         path=doc.path,
         format=doc.format,
-        section=list(elements[0].section),
+        section=list(elements[-1].section),
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
         start_s=min(starts) if starts else None,

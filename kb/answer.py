@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.chunking import split_sentences
+from ingest.models import Span
 from kb.embed import Embedder
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
 from kb.retrieve import Retriever, validate_query
@@ -51,7 +52,7 @@ NO_EVIDENCE = {
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     hit_rank: int
     hit: Hit
     start: int  # offsets into the document text
@@ -87,8 +88,17 @@ class Answerer:
         """Answer a question with cited sentences from the knowledge base."""
         started = time.perf_counter()
         question = validate_query(question)
+        hits = self.retrieve(question, filters)
+        return self.answer_from_hits(question, hits, started)
+
+    def retrieve(self, question: str, filters: SearchFilters | None = None) -> list[Hit]:
+        """The hits an answer to ``question`` is drawn from."""
+        return self.retriever.search(question, filters, k=self.hits).hits
+
+    def answer_from_hits(self, question: str, hits: Sequence[Hit], started: float | None = None) -> Answer:
+        """Build the extractive answer (or the refusal) from already retrieved hits."""
+        started = time.perf_counter() if started is None else started
         language = question_language(self.sparse, question)
-        hits = self.retriever.search(question, filters, k=self.hits).hits
         citations = self._select(question, hits)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if not citations:
@@ -128,7 +138,7 @@ class Answerer:
         return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def _select(self, question: str, hits: Sequence[Hit]) -> list[Citation]:
-        candidates = [c for rank, hit in enumerate(hits) for c in _sentences(rank, hit)]
+        candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
             return []
         q = self.embedder.embed_queries([question])[0]
@@ -143,7 +153,7 @@ class Answerer:
         picked = [candidates[i] for i in chosen]
         doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
         picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
-        return [_citation(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
+        return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
 
 
 def question_language(sparse: SparseEncoder, question: str) -> str | None:
@@ -180,11 +190,11 @@ def no_evidence_text(language: str | None) -> str:
     return NO_EVIDENCE.get(language or "en", NO_EVIDENCE["en"])
 
 
-def _sentences(rank: int, hit: Hit) -> list[_Candidate]:
-    """Sentences of a hit, in document offsets, without transcript speaker prefixes."""
+def sentence_candidates(rank: int, hit: Hit) -> list[Candidate]:
+    """Sentences of a hit long enough to answer, in document offsets, without speaker prefixes."""
     chunk = hit.chunk
     text, base = chunk.text, chunk.span.start
-    out: list[_Candidate] = []
+    out: list[Candidate] = []
     line_start = 0
     for line in text.split("\n"):
         line_end = line_start + len(line)
@@ -192,7 +202,7 @@ def _sentences(rank: int, hit: Hit) -> list[_Candidate]:
         for s, e in split_sentences(text, body, line_end):
             sentence = text[s:e]
             if len(sentence) >= _MIN_CHARS and len(_WORD.findall(sentence)) >= _MIN_WORDS:
-                out.append(_Candidate(rank, hit, base + s, base + e, sentence))
+                out.append(Candidate(rank, hit, base + s, base + e, sentence))
         line_start = line_end + 1
     return out
 
@@ -204,7 +214,7 @@ def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:
     return 0
 
 
-def _dedupe_spans(picked: list[_Candidate]) -> list[_Candidate]:
+def _dedupe_spans(picked: list[Candidate]) -> list[Candidate]:
     """Drop a sentence picked twice through overlapping chunks of one document."""
     seen: set[tuple[str, int, int]] = set()
     out = []
@@ -216,10 +226,9 @@ def _dedupe_spans(picked: list[_Candidate]) -> list[_Candidate]:
     return out
 
 
-def _citation(n: int, c: _Candidate) -> Citation:
+def citation_for(n: int, c: Candidate) -> Citation:
     chunk = c.hit.chunk
     turn = next((t for t in chunk.turns if t.span.start <= c.start < max(t.span.end, t.span.start + 1)), None)
-    from ingest.models import Span
 
     return Citation(
         n=n,

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.chunking import split_sentences
-from kb.answer import Answerer, _Candidate, _citation, _sentences, no_evidence_text
+from kb.answer import Answerer, Candidate, citation_for, no_evidence_text, sentence_candidates
 from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm
 from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck
-from kb.retrieve import Retriever
+from kb.retrieve import Retriever, validate_query
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?…])")
 class _Passage:
     n: int
     hit: Hit
-    candidates: list[_Candidate]
+    candidates: list[Candidate]
     rows: slice  # the candidates' rows in the embedding matrix
 
 
@@ -108,11 +108,11 @@ class GenerativeAnswerer:
             warning when the endpoint failed or no generated sentence was supported.
         """
         started = time.perf_counter()
-        baseline = self.extractive.ask(question, filters)
+        question = validate_query(question)
+        hits = self.retriever.search(question, filters, k=self.hits).hits
+        baseline = self.extractive.answer_from_hits(question, hits[: self.extractive.hits], started)
         if not baseline.evidence:
             return baseline
-        question = baseline.question
-        hits = self.retriever.search(question, filters, k=self.hits).hits
         passages, matrix = self._passages(hits)
         system, user = build_prompt(question, passages, self.max_sentences)
         try:
@@ -160,7 +160,7 @@ class GenerativeAnswerer:
         passages: list[_Passage] = []
         texts: list[str] = []
         for rank, hit in enumerate(hits):
-            candidates = _sentences(rank, hit) or _whole(rank, hit)
+            candidates = sentence_candidates(rank, hit) or _whole(rank, hit)
             passages.append(_Passage(rank + 1, hit, candidates, slice(len(texts), len(texts) + len(candidates))))
             texts.extend(c.text for c in candidates)
         return passages, self.embedder.embed_passages(texts)
@@ -186,13 +186,13 @@ class GenerativeAnswerer:
         vectors = self.embedder.embed_passages([sentences[i].text for i in cited_rows])
         vector_of = dict(zip(cited_rows, vectors, strict=True))
 
-        best: dict[int, tuple[float, _Candidate]] = {}  # passage n -> best-supporting sentence
+        best: dict[int, tuple[float, Candidate]] = {}  # passage n -> best-supporting sentence
         kept: list[tuple[str, list[int]]] = []
         for i, s in enumerate(sentences):
             if not valid[i]:
                 report.sentences.append(SentenceCheck(sentence=s.text, support=0.0, supported=False))
                 continue
-            scores: dict[int, tuple[float, _Candidate]] = {}
+            scores: dict[int, tuple[float, Candidate]] = {}
             for n in valid[i]:
                 p = offered[n]
                 sims = matrix[p.rows] @ vector_of[i]
@@ -219,7 +219,7 @@ class GenerativeAnswerer:
             for n in own:
                 order.setdefault(n, len(order) + 1)
         texts = [f"{text} " + "".join(f"[{order[n]}]" for n in own) for text, own in kept]
-        citations = [_citation(new, best[old][1]) for old, new in order.items()]
+        citations = [citation_for(new, best[old][1]) for old, new in order.items()]
         return texts, citations
 
     def _overlap(self, sentence: str, language: str | None, cited: list[_Passage]) -> float:
@@ -320,13 +320,13 @@ def _expand(group: str) -> list[int]:
     return numbers
 
 
-def _whole(rank: int, hit: Hit) -> list[_Candidate]:
+def _whole(rank: int, hit: Hit) -> list[Candidate]:
     """The chunk as one candidate, for chunks too short to hold a sentence of their own."""
     text = hit.chunk.text
     stripped = text.strip()
     lead = len(text) - len(text.lstrip())
     start = hit.chunk.span.start + lead
-    return [_Candidate(rank, hit, start, start + len(stripped), stripped)]
+    return [Candidate(rank, hit, start, start + len(stripped), stripped)]
 
 
 def _digits(number: str) -> str:

@@ -152,6 +152,7 @@ def _build(elements: list[Any], *, slides: bool) -> Parsed:
     builder = TextBuilder()
     stack = SectionStack()
     last_page = 0
+    slide_titled: set[int] = set()
     for el in elements:
         category = getattr(el, "category", "")
         text = getattr(el, "text", "") or ""
@@ -161,7 +162,16 @@ def _build(elements: list[Any], *, slides: bool) -> Parsed:
         page = md.page_number if slides else None
         last_page = max(last_page, page or 0)
         kind = _KINDS.get(category, "text")
-        if kind == "title":
+        if slides and kind == "title":
+            # A slide has one heading, its title; unstructured also calls short bullet lines
+            # "Title", which would otherwise nest bullets as sections of each other.
+            if page in slide_titled:
+                builder.add("list_item", text, section=stack.path, page=page)
+                continue
+            slide_titled.add(page or 0)
+            path = stack.enter(1, text)
+            builder.add("title", text, section=path, page=page, level=1)
+        elif kind == "title":
             depth = md.category_depth if isinstance(md.category_depth, int) else 0
             path = stack.enter(depth + 1, text)
             builder.add("title", text, section=path, page=page, level=depth + 1)

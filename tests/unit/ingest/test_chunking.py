@@ -93,7 +93,9 @@ def test_spans_bounds_and_sections(
         assert doc.text[c.span.start : c.span.end] == c.text
         assert approx_tokens(c.text) <= max_tokens
         inside = [e for e in doc.elements if e.span.start < c.span.end and e.span.end > c.span.start]
-        assert len({e.section for e in inside}) == 1, "a chunk spans two sections"
+        body_sections = {e.section for e in inside if e.kind != "title"}
+        assert len(body_sections) <= 1, "a chunk spans two sections"
+        assert all(c.section[: len(e.section)] == list(e.section) for e in inside), "section path not recorded"
         covered.update(range(c.span.start, c.span.end))
     for e in doc.elements:  # every non-space character of every element is in some chunk
         for i in range(e.span.start, e.span.end):
@@ -147,3 +149,26 @@ def test_overlong_sentence_is_split_at_words() -> None:
     assert len(chunks) > 5
     assert all(approx_tokens(c.text) <= 50 for c in chunks)
     assert all(doc.text[c.span.start : c.span.end] == c.text for c in chunks)
+
+
+def test_heading_without_body_travels_with_its_first_subsection() -> None:
+    text = "Financing\n\nGreen bonds\n\nCities issue bonds for retrofits."
+    spans = [(0, 9), (11, 22), (24, len(text))]
+    kinds = ["title", "title", "text"]
+    sections = [("Financing",), ("Financing", "Green bonds"), ("Financing", "Green bonds")]
+    elements = [
+        Element(kind=k, text=text[a:b], span=Span(start=a, end=b), section=sec)  # type: ignore[arg-type]
+        for k, (a, b), sec in zip(kinds, spans, sections, strict=True)
+    ]
+    doc = SourceDoc(
+        doc_id="h",
+        path="h.md",
+        format="markdown",
+        title="H",
+        text=text,
+        elements=elements,
+        meta=DocMeta(),
+        content_sha256="00" * 32,
+    )
+    (chunk,) = chunk_document(doc, max_tokens=100)
+    assert chunk.text == text and chunk.section == ["Financing", "Green bonds"]
