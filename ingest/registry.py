@@ -66,6 +66,8 @@ def load_path(path: Path, *, max_bytes: int, max_unzipped_bytes: int, root: Path
     except Exception as exc:  # a bug or a parser we did not expect to fail: report, don't crash
         logger.exception("unexpected failure on %s", name)
         return LoadResult(errors=[ParseError(name, f"unexpected {type(exc).__name__}: {exc}")])
+    if not docs and not errors:
+        errors = [ParseError(name, f"no documents found in this {sniffed.format.upper()} file")]
     return LoadResult(docs=docs, errors=errors)
 
 
