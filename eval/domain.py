@@ -23,7 +23,8 @@ from eval.metrics import (
     person_key,
 )
 from ingest.registry import iter_files, load_path
-from kb.models import Answer
+from kb.answer import sentence_candidates
+from kb.models import Answer, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class DomainEval:
             row: dict[str, Any] = {"id": it.id, "kind": it.kind, "pair": language_pair(it, doc_lang)}
             row.update(retrieval_rows.get(it.id, {}))
             started = time.perf_counter()
-            answer = self.kb.answerer.ask(it.question)
+            hits = self.kb.answerer.retrieve(it.question)
+            answer = self.kb.answerer.answer_from_hits(it.question, hits, started)
             latencies.append((time.perf_counter() - started) * 1000)
             refused = not answer.evidence
             if it.answerable:
@@ -90,7 +92,7 @@ class DomainEval:
                 row["refusal_accuracy"] = float(refused)
             row["citations_ok"], row["citations_total"] = citation_counts(answer, self.texts)
             if not self.fast:
-                row["best_similarity"] = self._best_similarity(it.question)
+                row["best_similarity"] = self._best_similarity(it.question, hits)
                 if it.kind == "speakers" and it.speakers:
                     row.update(self._speakers(it))
                 if it.kind == "comparison" and it.countries:
@@ -129,12 +131,8 @@ class DomainEval:
         with_evidence = {r.country for r in comparison.rows if r.evidence}
         return sum(c.upper() in with_evidence for c in it.countries) / len(it.countries)
 
-    def _best_similarity(self, question: str) -> float | None:
-        """Best query-sentence similarity over the sentences the answerer reads."""
-        from kb.answer import sentence_candidates  # the answerer's own candidate sentences
-
-        answerer = self.kb.answerer
-        hits = self.kb.retriever.search(question, k=answerer.hits).hits
+    def _best_similarity(self, question: str, hits: Sequence[Hit]) -> float | None:
+        """Best query-sentence similarity over the sentences the answerer read for ``hits``."""
         sentences = [c.text for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not sentences:
             return None
