@@ -18,6 +18,7 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.models import Span
+from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
 from kb.retrieve import Retriever, validate_query
@@ -138,6 +139,7 @@ class Answerer:
         return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def _select(self, question: str, hits: Sequence[Hit]) -> list[Citation]:
+        hits = focus_on_named_countries(question, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
             return []
@@ -154,6 +156,14 @@ class Answerer:
         doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
         picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
         return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
+
+
+def focus_on_named_countries(question: str, hits: Sequence[Hit]) -> Sequence[Hit]:
+    """Keep the hits about the countries a question names (and pan-European ones), if any are."""
+    named = set(countries_in(question))
+    if not named or not any(h.chunk.country in named for h in hits):
+        return hits
+    return [h for h in hits if h.chunk.country in named or h.chunk.country in (None, "EU")]
 
 
 def question_language(sparse: SparseEncoder, question: str) -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.errors import BadQuery
 from kb.models import Hit, SearchFilters
@@ -44,6 +45,7 @@ class Retriever:
             a better one.
         reranker: Optional cross-encoder applied to the first ``rerank_top`` fused hits.
         rerank_top: How many fused hits the reranker sees.
+        country_boost: Fuse in a ranking restricted to the countries a query names.
     """
 
     store: VectorStore
@@ -54,6 +56,7 @@ class Retriever:
     dedupe_threshold: float = 0.97
     reranker: Reranker | None = None
     rerank_top: int = 30
+    country_boost: bool = True
 
     def search(self, query: str, filters: SearchFilters | None = None, k: int = 10, offset: int = 0) -> SearchResult:
         """Search the knowledge base.
@@ -79,14 +82,22 @@ class Retriever:
         fetch = max(want * 2, self.rerank_top if self.reranker else 0, 20)
         dense = self.embedder.embed_queries([query])[0]
         sparse = self.sparse.encode_query(query)
-        hits = self.store.hybrid_search(
-            dense,
-            sparse,
-            filters,
-            limit=fetch,
-            prefetch_dense=max(self.prefetch_dense, fetch),
-            prefetch_sparse=max(self.prefetch_sparse, fetch),
-        )
+        def run(scope: SearchFilters) -> list[Hit]:
+            return self.store.hybrid_search(
+                dense,
+                sparse,
+                scope,
+                limit=fetch,
+                prefetch_dense=max(self.prefetch_dense, fetch),
+                prefetch_sparse=max(self.prefetch_sparse, fetch),
+            )
+
+        hits = run(filters)
+        named = countries_in(query) if self.country_boost and not filters.country else []
+        if named:
+            # The question names countries: their material gets a second ranked list in the
+            # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources.
+            hits = fuse_rankings([hits, run(filters.model_copy(update={"country": named}))])[:fetch]
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))  # RRF ties: a stable order for paging
         if self.reranker is not None and hits:
             hits = rerank(self.reranker, query, hits, self.rerank_top)
@@ -105,6 +116,19 @@ def validate_query(query: str) -> str:
     if not _WORD.search(query):
         raise BadQuery("the query has no words")
     return query
+
+
+def fuse_rankings(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion of several rankings of hits (the first ranking's hit objects win)."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            cid = hit.chunk.chunk_id
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
+            first.setdefault(cid, hit)
+    order = sorted(scores, key=lambda cid: (-scores[cid], cid))
+    return [first[cid].model_copy(update={"score": scores[cid]}) for cid in order]
 
 
 def rerank(reranker: Reranker, query: str, hits: list[Hit], top: int) -> list[Hit]:

@@ -1,0 +1,108 @@
+"""Countries named in a question, in any of our languages ("Szwecji", "suédois", "Sweden's").
+
+Policymakers ask "how did Sweden set up its platform?" in their own language about material
+written in another. Dense vectors alone tend to favour documents in the question's language,
+so the retriever uses the countries a question names to boost those countries' material.
+Names come from pycountry's ISO 3166 translations; inflected forms match by prefix.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import unicodedata
+from functools import lru_cache
+
+import pycountry
+
+# CapaCITIES core and supporting countries, with the codes the corpus uses (EL for Greece).
+COUNTRIES = {
+    "AT": "AT", "BE": "BE", "BG": "BG", "CZ": "CZ", "DE": "DE", "EE": "EE", "ES": "ES", "FI": "FI",
+    "FR": "FR", "GR": "EL", "HU": "HU", "IT": "IT", "NL": "NL", "PL": "PL", "PT": "PT", "RO": "RO",
+    "SE": "SE", "SI": "SI", "SK": "SK", "TR": "TR", "UA": "UA",
+}  # fmt: skip
+LANGUAGES = ("fr", "de", "es", "it", "pt", "nl", "sv", "fi", "pl", "cs", "sk", "hu", "ro", "el", "tr", "bg", "uk", "da")
+# Forms the translations do not give: English adjectives and common alternative names.
+EXTRA = {
+    "AT": ["austrian"], "BE": ["belgian"], "BG": ["bulgarian"], "CZ": ["czech", "czech republic"],
+    "DE": ["german", "deutsch"], "EE": ["estonian"], "ES": ["spanish", "spaniards"], "FI": ["finnish", "finland"],
+    "FR": ["french"], "EL": ["greek", "hellenic", "ελληνικ"], "HU": ["hungarian"], "IT": ["italian"],
+    "NL": ["dutch", "holland", "nederlands"], "PL": ["polish", "polsk", "polsce", "polski"],
+    "PT": ["portuguese", "portugu"], "RO": ["romanian", "român"], "SE": ["swedish", "svensk"],
+    "SI": ["slovenian", "slovene"], "SK": ["slovak", "slovensk"], "TR": ["turkish", "turkey", "türk"],
+    "UA": ["ukrainian", "ukrain"],
+}  # fmt: skip
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MIN_PREFIX = 4
+_MAX_ENDING = 5  # longest case ending kept off a country name (Hungarian -ban, Finnish -essa)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _prefix(name: str) -> str:
+    """The part of a one-word name that survives inflection (Szwecja -> szwec)."""
+    cut = 1 if len(name) <= 6 else 2
+    return name[: max(_MIN_PREFIX, len(name) - cut)]
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[dict[str, str], dict[str, str]]:
+    """Return (word prefix -> country code, multi-word phrase -> country code)."""
+    names: dict[str, set[str]] = {code: set() for code in COUNTRIES.values()}
+    for iso, code in COUNTRIES.items():
+        country = pycountry.countries.get(alpha_2=iso)
+        if country is None:
+            continue
+        english = {country.name, getattr(country, "common_name", country.name)}
+        names[code].update(english)
+        for lang in LANGUAGES:
+            try:
+                translation = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+            except OSError:
+                continue
+            names[code].update(translation.gettext(n) for n in english)
+    prefixes: dict[str, str] = {}
+    phrases: dict[str, str] = {}
+    for code, extra in EXTRA.items():
+        for form in extra:
+            words = _WORD.findall(_fold(form))
+            if len(words) == 1:
+                prefixes.setdefault(words[0], code)  # adjective stems match as they are
+            else:
+                phrases.setdefault(" ".join(words), code)
+    for code, forms in names.items():
+        for form in forms:
+            folded = _fold(form)
+            words = _WORD.findall(folded)
+            if len(words) == 1:
+                prefixes.setdefault(_prefix(words[0]), code)
+            elif words:
+                phrases.setdefault(" ".join(words), code)
+    return prefixes, phrases
+
+
+def countries_in(text: str) -> list[str]:
+    """Country codes named in ``text``, in order of first mention."""
+    prefixes, phrases = _patterns()
+    folded = _fold(text)
+    words = _WORD.findall(folded)
+    found: dict[int, str] = {}
+    joined = " ".join(words)
+    for phrase, code in phrases.items():
+        at = f" {joined} ".find(f" {phrase} ")
+        if at >= 0:
+            found.setdefault(at, code)
+    position = 0
+    for word in words:
+        if len(word) >= _MIN_PREFIX:
+            for cut in range(len(word), max(_MIN_PREFIX, len(word) - _MAX_ENDING) - 1, -1):
+                match = prefixes.get(word[:cut])
+                if match:
+                    found.setdefault(position, match)
+                    break
+        position += len(word) + 1
+    ordered = [found[k] for k in sorted(found)]
+    return list(dict.fromkeys(ordered))

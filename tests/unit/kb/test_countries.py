@@ -1,0 +1,44 @@
+"""Countries named in questions, across languages and inflections, and the retrieval boost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.models import Chunk, Span
+from kb.countries import countries_in
+from kb.models import Hit
+from kb.retrieve import fuse_rankings
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Jak Szwecja zorganizowała krajowe wsparcie?", ["SE"]),
+        ("Co zrobiono w Szwecji?", ["SE"]),
+        ("Comment la Suède finance-t-elle ses villes ?", ["SE"]),
+        ("Miten Suomessa valtio sitoutuu sopimuksiin?", ["FI"]),
+        ("Mi történt Magyarországon?", ["HU"]),
+        ("Wie unterstützt Österreich die Pionierstädte?", ["AT"]),
+        ("Πώς οργανώθηκε η Ελλάδα;", ["EL"]),
+        ("How did Sweden, Spain and Italy organise national support?", ["SE", "ES", "IT"]),
+        ("What do Dutch ministries plan?", ["NL"]),
+        ("Paesi Bassi e Polonia", ["NL", "PL"]),
+        ("Which countries have no formal platform yet?", []),
+        ("green bonds in Gothenburg", []),
+    ],
+)
+def test_countries_in_many_languages(question: str, expected: list[str]) -> None:
+    assert countries_in(question) == expected
+
+
+def _hit(cid: str, score: float) -> Hit:
+    chunk = Chunk(chunk_id=cid, doc_id="d", ordinal=0, text="t", span=Span(start=0, end=1), title="T", path="p", format="md")
+    return Hit(chunk=chunk, score=score)
+
+
+def test_fusion_rewards_hits_in_both_rankings() -> None:
+    general = [_hit("a", 0.9), _hit("b", 0.8), _hit("c", 0.7)]
+    boosted = [_hit("c", 0.5), _hit("d", 0.4)]
+    fused = fuse_rankings([general, boosted])
+    assert [h.chunk.chunk_id for h in fused] == ["c", "a", "b", "d"]
+    assert fused[0].score == pytest.approx(1 / 63 + 1 / 61)
