@@ -138,9 +138,10 @@ def parse(paths: tuple[Path, ...], as_json: bool, fast: bool) -> None:
 
 def _where(c: dict[str, Any]) -> str:
     bits = []
-    if c.get("page_start"):
+    page = c.get("page_start") or c.get("page")
+    if page:
         end = c.get("page_end")
-        bits.append(f"p.{c['page_start']}" + (f"-{end}" if end and end != c["page_start"] else ""))
+        bits.append(f"p.{page}" + (f"-{end}" if end and end != page else ""))
     if c.get("section"):
         bits.append(" > ".join(c["section"]))
     if c.get("start_s") is not None:

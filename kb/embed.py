@@ -160,7 +160,9 @@ class SentenceTransformerEmbedder:
     def _load(self) -> SentenceTransformer:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a bar per load would clutter CLI output and logs
         torch.set_num_threads(self.threads or os.cpu_count() or 1)
         where, advice = self._resolve()
         logger.info("loading embedding model %s from %s", self.name, where)
@@ -283,3 +285,66 @@ def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch
         _, _, dim = name.partition(":")
         return HashEmbedder(int(dim) if dim else 256)
     return SentenceTransformerEmbedder(name, models_dir, threads=threads, batch_size=batch_size)
+
+
+class CachingEmbedder:
+    """Wraps an embedder and remembers passage and query vectors by text (bounded LRU).
+
+    Answers and speaker finding embed the sentences of the chunks they read; popular chunks
+    come back again and again, so a cache removes most of that work. Thread-safe.
+    """
+
+    def __init__(self, inner: Embedder, max_items: int = 50_000) -> None:
+        from collections import OrderedDict
+
+        self.inner = inner
+        self.max_items = max_items
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        """The wrapped model's identity."""
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        """The wrapped model's dimension."""
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        """The wrapped model's token limit."""
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the wrapped model sees for a passage."""
+        return self.inner.count_tokens(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors, computed only for texts not seen recently."""
+        return self._embed(texts, query=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, computed only for texts not seen recently."""
+        return self._embed(texts, query=True)
+
+    def _embed(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
+        keys = [(query, t) for t in texts]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for k in found:
+                self._cache.move_to_end(k)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            embed = self.inner.embed_queries if query else self.inner.embed_passages
+            vectors = embed([t for _, t in missing])
+            with self._lock:
+                for k, v in zip(missing, vectors, strict=True):
+                    found[k] = v
+                    self._cache[k] = v
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

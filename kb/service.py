@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kb import __version__
 from kb.answer import Answerer
-from kb.embed import Embedder, load_embedder
+from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
 from kb.rerank import CrossEncoderReranker
@@ -49,6 +49,11 @@ class KnowledgeBase:
         return load_embedder(s.embed_model, s.models_dir, threads=s.embed_threads, batch_size=s.embed_batch_size)
 
     @cached_property
+    def sentence_embedder(self) -> Embedder:
+        """The embedder behind queries, answers and speaker finding, with a cache of vectors."""
+        return CachingEmbedder(self.embedder)
+
+    @cached_property
     def sparse(self) -> SparseEncoder:
         """Language-aware sparse encoder."""
         return SparseEncoder()
@@ -80,7 +85,7 @@ class KnowledgeBase:
         reranker = CrossEncoderReranker(s.rerank_model) if s.rerank_model else None
         return Retriever(
             store=self.store,
-            embedder=self.embedder,
+            embedder=self.sentence_embedder,
             sparse=self.sparse,
             prefetch_dense=s.prefetch_dense,
             prefetch_sparse=s.prefetch_sparse,
@@ -98,7 +103,7 @@ class KnowledgeBase:
             threshold = EVIDENCE_THRESHOLDS.get(Path(s.embed_model).name, DEFAULT_THRESHOLD)
         return Answerer(
             retriever=self.retriever,
-            embedder=self.embedder,
+            embedder=self.sentence_embedder,
             sparse=self.sparse,
             hits=s.answer_hits,
             max_sentences=s.answer_sentences,
@@ -119,7 +124,7 @@ class KnowledgeBase:
         llm = OpenAILikeLlm(s.llm_url, s.llm_model or "default", api_key=s.llm_api_key, timeout_s=s.llm_timeout_s)
         return GenerativeAnswerer(
             retriever=self.retriever,
-            embedder=self.embedder,
+            embedder=self.sentence_embedder,
             llm=llm,
             extractive=self.answerer,
             hits=s.answer_hits,
@@ -129,7 +134,7 @@ class KnowledgeBase:
     @cached_property
     def speakers(self) -> SpeakerFinder:
         """Expert finding over transcripts and authors."""
-        return SpeakerFinder(retriever=self.retriever, store=self.store, embedder=self.embedder)
+        return SpeakerFinder(retriever=self.retriever, store=self.store, embedder=self.sentence_embedder)
 
     def indexer(self) -> Indexer:
         """A new indexer over this knowledge base (checks the model and repairs on creation)."""
