@@ -162,7 +162,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a bar per load would clutter CLI output and logs
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a bar per load would clutter CLI output and logs
         torch.set_num_threads(self.threads or os.cpu_count() or 1)
         where, advice = self._resolve()
         logger.info("loading embedding model %s from %s", self.name, where)

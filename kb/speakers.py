@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.models import Chunk, Span, Turn
+import numpy as np
+
+from ingest.models import Chunk, Span
 from kb.embed import Embedder
 from kb.models import DocRecord, Hit, SearchFilters, Speaker, SpeakerEvidence, SpeakerResult
 from kb.retrieve import Retriever, validate_query
@@ -42,10 +43,27 @@ def display_name(name: str) -> str:
 @dataclass
 class _Person:
     name: str
-    score: float = 0.0
+    credits: list[float] = field(default_factory=list)
     info: dict[str, str | None] = field(default_factory=dict)
     talks: dict[str, str] = field(default_factory=dict)
     evidence: list[tuple[float, SpeakerEvidence]] = field(default_factory=list)
+
+    def score(self, top: int) -> float:
+        """Sum of the person's strongest credits: depth on the topic, not sheer talking time."""
+        return sum(sorted(self.credits, reverse=True)[:top])
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """A distinct speaker turn met in the retrieved chunks, with its best chunk score."""
+
+    chunk: Chunk
+    speaker: str
+    start_s: float
+    end_s: float
+    span: Span
+    text: str
+    prior: float
 
 
 @dataclass
@@ -59,18 +77,23 @@ class SpeakerFinder:
             for what they said, not for sharing a chunk with someone who said it.
         depth: Chunks considered per topic.
         max_turns: Speaker turns scored per topic (bounds the embedding work).
+        top_credits: A person's score adds up their this many strongest credits.
+        mention_share: Share of a turn's credit that goes to the people it names ("Rasmus,
+            how did your city issue its green bond?"), rather than to the moderator asking.
         evidence_per_person: Evidence clips returned per person.
     """
 
     retriever: Retriever
     store: VectorStore
     embedder: Embedder
-    depth: int = 40
-    max_turns: int = 160
+    depth: int = 60
+    max_turns: int = 240
+    top_credits: int = 2
+    mention_share: float = 0.5
     evidence_per_person: int = 3
 
     def find(self, topic: str, filters: SearchFilters | None = None, limit: int = 10) -> SpeakerResult:
-        """Rank people by how much of what they said or wrote is relevant to the topic.
+        """Rank people by how relevant what they said or wrote is to the topic.
 
         Args:
             topic: What the person should be able to speak about.
@@ -81,34 +104,49 @@ class SpeakerFinder:
         topic = validate_query(topic)
         filters = filters or SearchFilters()
         person_countries = {c.upper() for c in filters.country}
-        chunk_filters = filters.model_copy(update={"country": []})
-        hits = self.retriever.search(topic, chunk_filters, k=self.depth).hits
+        hits = self.retriever.search(topic, filters.model_copy(update={"country": []}), k=self.depth).hits
         records: dict[str, DocRecord | None] = {}
         for hit in hits:
             if hit.chunk.doc_id not in records:
                 records[hit.chunk.doc_id] = self.store.get_document(hit.chunk.doc_id)
-        relevance = self._turn_relevance(topic, hits)
         people: dict[str, _Person] = {}
-        for hit in hits:
+
+        def credit(
+            name: str, amount: float, record: DocRecord | None, doc: Chunk, clip: SpeakerEvidence | None
+        ) -> None:
+            person = people.setdefault(name_key(name), _Person(name=display_name(name)))
+            person.credits.append(amount)
+            person.talks[doc.doc_id] = doc.title
+            if clip is not None:
+                person.evidence.append((amount, clip))
+            _merge_info(person, name, record)
+
+        turns = _distinct_turns(hits, self.max_turns)
+        for turn, relevance in zip(turns, self._relevance(topic, turns), strict=True):
+            record = records[turn.chunk.doc_id]
+            amount = turn.prior * relevance
+            named = _mentioned(turn, record)
+            own = amount * (1 - self.mention_share) if named else amount
+            credit(turn.speaker, own, record, turn.chunk, _clip(turn))
+            for other in named:
+                credit(other, amount * self.mention_share / len(named), record, turn.chunk, None)
+        for hit in hits:  # written material: credit its authors
             record = records[hit.chunk.doc_id]
-            for name, share, quote in _contributions(hit.chunk, record, relevance):
-                person = people.setdefault(name_key(name), _Person(name=display_name(name)))
-                weight = hit.score * share
-                person.score += weight
-                person.talks[hit.chunk.doc_id] = hit.chunk.title
-                person.evidence.append((weight, quote))
-                _merge_info(person, name, record)
+            if not hit.chunk.turns and record and record.authors:
+                for author in record.authors:
+                    share = _AUTHOR_SHARE / len(record.authors)
+                    credit(author.name, hit.score * share, record, hit.chunk, _author_clip(hit.chunk))
         ranked = [p for p in people.values() if not person_countries or p.info.get("country") in person_countries]
-        ranked.sort(key=lambda p: p.score, reverse=True)
+        ranked.sort(key=lambda p: p.score(self.top_credits), reverse=True)
         top = ranked[:limit]
-        norm = top[0].score if top and top[0].score > 0 else 1.0
+        norm = top[0].score(self.top_credits) if top and top[0].score(self.top_credits) > 0 else 1.0
         speakers = [
             Speaker(
                 name=p.name,
                 organisation=p.info.get("organisation"),
                 country=p.info.get("country"),
                 role=p.info.get("role"),
-                score=round(p.score / norm, 4),
+                score=round(p.score(self.top_credits) / norm, 4),
                 talks=list(p.talks.values()),
                 evidence=_best_evidence(p.evidence, self.evidence_per_person),
             )
@@ -117,69 +155,68 @@ class SpeakerFinder:
         took = round((time.perf_counter() - started) * 1000, 2)
         return SpeakerResult(topic=topic, speakers=speakers, took_ms=took)
 
-    def _turn_relevance(self, topic: str, hits: Sequence[Hit]) -> dict[tuple[str, int], float]:
-        """Relevance in [0, 1] of each distinct speaker turn of the hits (min-max scaled similarity)."""
-        turns: dict[tuple[str, int], str] = {}
-        for hit in hits:
-            offset = hit.chunk.span.start
-            for t in hit.chunk.turns:
-                key = (hit.chunk.doc_id, t.span.start)
-                if t.speaker and key not in turns and len(turns) < self.max_turns:
-                    turns[key] = hit.chunk.text[t.span.start - offset : t.span.end - offset]
+    def _relevance(self, topic: str, turns: Sequence[_Turn]) -> list[float]:
+        """Relevance in (0, 1] of each turn: exp of its similarity's distance from the best turn,
+        in standard deviations, so the scale suits any embedding model."""
         if not turns:
-            return {}
+            return []
         q = self.embedder.embed_queries([topic])[0]
-        sims = self.embedder.embed_passages(list(turns.values())) @ q
-        lo, hi = float(sims.min()), float(sims.max())
-        scaled = (sims - lo) / (hi - lo) if hi > lo else sims * 0 + 1.0
-        return {key: float(v) ** 2 for key, v in zip(turns, scaled, strict=True)}
+        sims = self.embedder.embed_passages([t.text for t in turns]) @ q
+        spread = max(float(sims.std()), 1e-6)
+        return [float(v) for v in np.exp((sims - float(sims.max())) / spread)]
 
 
-def _contributions(
-    chunk: Chunk, record: DocRecord | None, relevance: dict[tuple[str, int], float]
-) -> Iterable[tuple[str, float, SpeakerEvidence]]:
-    """Yield (person, credit share of the chunk, evidence) for everyone credited with a chunk."""
-    if chunk.turns:
-        total = sum(t.span.end - t.span.start for t in chunk.turns if t.speaker) or 1
-        by_person: dict[str, list[tuple[float, Turn]]] = defaultdict(list)
+def _distinct_turns(hits: Sequence[Hit], limit: int) -> list[_Turn]:
+    """Each speaker turn once (overlapping chunks repeat turns), with its best chunk score."""
+    turns: dict[tuple[str, int], _Turn] = {}
+    for hit in hits:
+        chunk = hit.chunk
         for t in chunk.turns:
-            if t.speaker:
-                weight = (t.span.end - t.span.start) / total * relevance.get((chunk.doc_id, t.span.start), 0.0)
-                by_person[t.speaker].append((weight, t))
-        offset = chunk.span.start
-        for name, weighted in by_person.items():
-            share = sum(w for w, _ in weighted)
-            best = max(weighted, key=lambda wt: wt[0])[1]
-            yield (
-                name,
-                share,
-                SpeakerEvidence(
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    chunk_id=chunk.chunk_id,
-                    start_s=best.start_s,
-                    end_s=best.end_s,
-                    quote=chunk.text[best.span.start - offset : best.span.end - offset],
-                    span=best.span,
-                    path=chunk.path,
-                ),
-            )
-        return
-    authors = record.authors if record else []
-    quote_end = min(len(chunk.text), 300)
-    for author in authors:
-        yield (
-            author.name,
-            _AUTHOR_SHARE / len(authors),
-            SpeakerEvidence(
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                chunk_id=chunk.chunk_id,
-                quote=chunk.text[:quote_end],
-                span=Span(start=chunk.span.start, end=chunk.span.start + quote_end),
-                path=chunk.path,
-            ),
-        )
+            key = (chunk.doc_id, t.span.start)
+            if not t.speaker or key in turns or len(turns) >= limit:
+                continue
+            text = chunk.text[t.span.start - chunk.span.start : t.span.end - chunk.span.start]
+            turns[key] = _Turn(chunk, t.speaker, t.start_s, t.end_s, t.span, text, hit.score)
+    return list(turns.values())
+
+
+def _mentioned(turn: _Turn, record: DocRecord | None) -> list[str]:
+    """Other speakers of the same webinar that a turn names, by full or first name."""
+    if record is None:
+        return []
+    named = []
+    for person in record.speakers:
+        if name_key(person.name) == name_key(turn.speaker):
+            continue
+        first = person.name.split()[0]
+        if re.search(rf"\b{re.escape(first)}\b", turn.text):
+            named.append(person.name)
+    return named
+
+
+def _clip(turn: _Turn) -> SpeakerEvidence:
+    return SpeakerEvidence(
+        doc_id=turn.chunk.doc_id,
+        title=turn.chunk.title,
+        chunk_id=turn.chunk.chunk_id,
+        start_s=turn.start_s,
+        end_s=turn.end_s,
+        quote=turn.text,
+        span=turn.span,
+        path=turn.chunk.path,
+    )
+
+
+def _author_clip(chunk: Chunk) -> SpeakerEvidence:
+    end = min(len(chunk.text), 300)
+    return SpeakerEvidence(
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        chunk_id=chunk.chunk_id,
+        quote=chunk.text[:end],
+        span=Span(start=chunk.span.start, end=chunk.span.start + end),
+        path=chunk.path,
+    )
 
 
 def _best_evidence(evidence: list[tuple[float, SpeakerEvidence]], n: int) -> list[SpeakerEvidence]:

@@ -24,7 +24,7 @@ from ingest.loaders.base import Parsed, SectionStack, TextBuilder
 from ingest.loaders.unstructured_offline import unstructured_partition
 from ingest.loaders.zipguard import check_zip, core_title
 from ingest.metadata import parse_yaml, validate
-from ingest.models import ElementKind, Person
+from ingest.models import ElementKind
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,9 @@ def _email(data: bytes, meta: dict[str, Any]) -> tuple[str, bool]:
     if sender:
         display, address = email.utils.parseaddr(str(sender))
         if display or address:
-            meta["authors"] = [Person(name=display or address)]
+            # A sender is often a mailing list or an organisation, not a person to credit as
+            # an author: it is kept as the message's source.
+            meta["source"] = f"{display} <{address}>" if display and address else (display or address)
     part = msg.get_body(preferencelist=("html", "plain"))
     if part is None:
         return "", False

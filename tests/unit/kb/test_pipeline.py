@@ -192,3 +192,35 @@ def test_cli_ingest_search_and_exit_codes(tmp_path: Path, monkeypatch: pytest.Mo
     result = runner.invoke(main, ["search", "   ", "--json"])
     assert result.exit_code == 1 and "empty" in result.stderr
     get_settings.cache_clear()
+
+
+MODERATED = """WEBVTT
+
+NOTE
+title: Green finance webinar
+date: 2024-11-14
+speakers:
+  - name: Mona Host
+    organisation: mission platform
+    country: EU
+    role: moderator
+  - name: Rita Green
+    organisation: city treasury
+    country: SE
+    role: green finance specialist
+
+00:00:01.000 --> 00:00:12.000
+<v Mona Host>Welcome. Rita, your city issued green bonds: how did the green bond programme start?
+
+00:00:12.000 --> 00:00:30.000
+<v Rita Green>Our first green bond needed a framework and a review; now the treasury reports each year on the green bonds it issued.
+"""
+
+
+def test_a_moderator_asking_about_a_topic_does_not_outrank_the_expert(kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = tmp_path / "web"
+    folder.mkdir()
+    (folder / "w.vtt").write_text(MODERATED, encoding="utf-8")
+    kb.indexer().ingest([folder])
+    ranked = [s.name for s in kb.speakers.find("green bonds").speakers]
+    assert ranked[0] == "Rita Green", ranked
