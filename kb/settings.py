@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     # embeddings
     embed_model: str = DEFAULT_MODEL
+    model_cache_dir: Path | None = None
     embed_batch_size: int = Field(default=32, ge=1)
     embed_threads: int | None = None
 
@@ -84,8 +85,8 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        """Where converted embedding models are cached."""
-        return self.data_dir / "models"
+        """Where converted embedding models are cached (``KB_MODEL_CACHE_DIR`` or the data dir)."""
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def store_dir(self) -> Path:
