@@ -31,10 +31,11 @@ class AskRequest(BaseModel):
 
     question: str = Field(max_length=MAX_QUESTION_CHARS, examples=["How do national platforms support cities?"])
     filters: SearchFilters = Field(default_factory=SearchFilters)
+    extractive: bool = Field(default=False, description="Quote sentences only, even when an LLM is configured.")
 
 
 class CompareRequest(BaseModel):
-    """``POST /compare``: a question, the countries to compare (default: all with material) and filters."""
+    """``POST /compare``: a question, the countries (default: named in the question, else all) and filters."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -222,9 +222,7 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
     """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
     kb = _kb()
     try:
-        kb.open()
-        answerer = None if extractive else kb.generator
-        answer = (answerer or kb.answerer).ask(question, _filters(kw))
+        answer = kb.open().ask(question, _filters(kw), extractive=extractive)
     except KBError as exc:
         _fail(str(exc))
         return
@@ -242,7 +240,9 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
 
 @main.command()
 @click.argument("question")
-@click.option("--countries", default="", help="Comma-separated ISO codes (default: all with material).")
+@click.option(
+    "--countries", default="", help="Comma-separated ISO codes (default: those the question names, else all)."
+)
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "csv"]), default="text")
@@ -250,9 +250,8 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
     """Answer the same question side by side, one row per country."""
     kb = _kb()
     try:
-        kb.open()
-        wanted = [c.strip().upper() for c in countries.split(",") if c.strip()] or kb.countries()
-        result = kb.answerer.compare(question, wanted, _filters(kw))
+        wanted = [c.strip() for c in countries.split(",") if c.strip()]
+        result = kb.open().compare(question, wanted, _filters(kw))
     except KBError as exc:
         _fail(str(exc))
         return

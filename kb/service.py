@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from kb import __version__
 from kb.answer import Answerer
+from kb.countries import countries_in
 from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
+from kb.models import Answer, Comparison, SearchFilters
 from kb.rerank import CrossEncoderReranker
 from kb.retrieve import Retriever
 from kb.settings import Settings
@@ -150,17 +153,25 @@ class KnowledgeBase:
             batch_chunks=max(s.embed_batch_size * 4, 32),
         )
 
+    def ask(self, question: str, filters: SearchFilters | None = None, *, extractive: bool = False) -> Answer:
+        """Answer a question: generated and citation-checked when an LLM is configured, else extractive."""
+        answerer = None if extractive else self.generator
+        return (answerer or self.answerer).ask(question, filters)
+
+    def compare(
+        self, question: str, countries: Sequence[str] = (), filters: SearchFilters | None = None
+    ) -> Comparison:
+        """Compare countries: the given ones, else those the question names, else all with material."""
+        wanted = [c.upper() for c in countries] or countries_in(question) or self.countries()
+        return self.answerer.compare(question, wanted, filters)
+
     def countries(self) -> list[str]:
         """Countries with material (ISO codes only; pan-European material is left out)."""
-        from kb.models import SearchFilters
-
         counts = self.store.facets("country", SearchFilters())
         return sorted(c for c in counts if c and c != "EU" and len(c) == 2)
 
     def health(self) -> dict[str, object]:
         """What /health and ``kb stats`` report."""
-        from kb.models import SearchFilters
-
         return {
             "version": __version__,
             "model": self.embedder.model_id,

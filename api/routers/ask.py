@@ -15,11 +15,11 @@ router = APIRouter(tags=["answers"], responses=ERROR_RESPONSES)
 @router.post("/ask", response_model=Answer, summary="A cited answer")
 def ask(body: AskRequest, kb: KBDep, _: ReadAccess, __: AskRate) -> Answer:
     """Answer with sentences quoted from the knowledge base, each with a numbered citation."""
-    return kb.answerer.ask(body.question, normalise_filters(body.filters))
+    return kb.ask(body.question, normalise_filters(body.filters), extractive=body.extractive)
 
 
 @router.post("/compare", response_model=Comparison, summary="Answers side by side per country")
 def compare(body: CompareRequest, kb: KBDep, _: ReadAccess, __: AskRate) -> Comparison:
-    """Answer the same question once per country; countries without evidence get an explicit row."""
-    countries = body.countries or kb.countries()
-    return kb.answerer.compare(body.question, countries, normalise_filters(body.filters))
+    """Answer the same question once per country (the given ones, else those the question names, else
+    all with material); countries without evidence get an explicit row."""
+    return kb.compare(body.question, body.countries or [], normalise_filters(body.filters))

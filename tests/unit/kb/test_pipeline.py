@@ -224,3 +224,10 @@ def test_a_moderator_asking_about_a_topic_does_not_outrank_the_expert(kb: Knowle
     kb.indexer().ingest([folder])
     ranked = [s.name for s in kb.speakers.find("green bonds").speakers]
     assert ranked[0] == "Rita Green", ranked
+
+
+def test_compare_defaults_to_the_countries_the_question_names(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.indexer().ingest([write_corpus(tmp_path / "docs")])
+    assert [r.country for r in kb.compare("How do Sweden and Spain coordinate their platforms?").rows] == ["SE", "ES"]
+    assert [r.country for r in kb.compare("How is the platform coordinated?").rows] == ["ES", "SE"]  # all with material
+    assert [r.country for r in kb.compare("platform", ["pt"]).rows] == ["PT"]
