@@ -40,13 +40,19 @@ DEPTH = 100
 # --- datasets --------------------------------------------------------------------------
 
 
-def dataset(beir: Path | None, corpus: Path) -> tuple[list[tuple[str, str]], dict[str, str], dict[str, dict[str, int]]]:
-    """(doc id, text) pairs, queries and qrels of a BEIR folder or of the gold set over ``corpus``."""
+def dataset(
+    beir: Path | None, corpus: Path, gold: Path | None = None
+) -> tuple[list[tuple[str, str]], dict[str, str], dict[str, dict[str, int]]]:
+    """(doc id, text) pairs, queries and qrels of a BEIR folder or of the gold set over ``corpus``.
+
+    For BEIR, ``corpus`` is the corpus file (the dataset's own or a subset written by
+    :func:`subset_corpus`).
+    """
     if beir is not None:
         qrels = load_qrels(beir / "qrels" / "test.tsv")
         queries = load_queries(beir / "queries.jsonl", set(qrels))
         docs = []
-        for line in (beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in corpus.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
                 title = (r.get("title") or "").strip()
@@ -55,13 +61,26 @@ def dataset(beir: Path | None, corpus: Path) -> tuple[list[tuple[str, str]], dic
     from eval.domain import corpus_texts
     from eval.gold import load_gold
 
-    items = [i for i in load_gold() if i.answerable]
+    items = [i for i in (load_gold(gold) if gold else load_gold()) if i.answerable]
     texts = corpus_texts([corpus])
     return list(texts.items()), {i.id: i.question for i in items}, {i.id: i.qrels() for i in items}
 
 
-def _sources(beir: Path | None, corpus: Path) -> list[Path]:
-    return [beir / "corpus.jsonl"] if beir is not None else [corpus]
+def subset_corpus(beir: Path, max_docs: int, dest: Path) -> Path:
+    """Write the judged documents plus the first others in corpus order, ``max_docs`` in all."""
+    judged = {d for docs in load_qrels(beir / "qrels" / "test.tsv").values() for d in docs}
+    lines = [line for line in (beir / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    keep, others = [], max_docs - len(judged)
+    for line in lines:
+        doc_id = str(json.loads(line)["_id"])
+        if doc_id in judged:
+            keep.append(line)
+        elif others > 0:
+            keep.append(line)
+            others -= 1
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("\n".join(keep) + "\n", encoding="utf-8")
+    return dest
 
 
 # --- workers ---------------------------------------------------------------------------
@@ -78,16 +97,18 @@ def _kb(index_dir: Path, models: Path, collection: str) -> Any:
     return KnowledgeBase(Settings(data_dir=index_dir, collection=collection)).open()
 
 
-def worker(peer: str, beir: Path | None, corpus: Path, index_dir: Path, models: Path) -> dict[str, Any]:
+def worker(
+    peer: str, beir: Path | None, corpus: Path, index_dir: Path, models: Path, gold: Path | None = None
+) -> dict[str, Any]:
     """Run one peer: build its index, run every query; return quality, times and peak RSS."""
-    docs, queries, qrels = dataset(beir, corpus)
+    docs, queries, qrels = dataset(beir, corpus, gold)
     ingest_s: float | None = None
     if peer in ("kb", "dense"):
         kb = _kb(index_dir, models, "peer")
         kb.embedder.embed_passages(["warm-up"])
         if peer == "kb":
             started = time.perf_counter()
-            kb.indexer().ingest(_sources(beir, corpus))
+            kb.indexer().ingest([corpus])
             ingest_s = time.perf_counter() - started
 
             def search(text: str) -> list[str]:
@@ -182,10 +203,19 @@ def compare(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[str]]:
 
     name = args.name or f"peers-{args.beir.name if args.beir else 'gold'}"
     index_dir = args.data_dir / "peers" / name
-    shutil.rmtree(index_dir, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(index_dir, ignore_errors=True)
+    corpus = args.corpus
+    if args.beir:
+        corpus = args.beir / "corpus.jsonl"
+        if args.max_docs:
+            corpus = subset_corpus(args.beir, args.max_docs, args.data_dir / "peers" / f"{name}-corpus.jsonl")
     results: dict[str, Any] = {}
     for peer in args.peers:
         out = args.data_dir / "peers" / f"{name}-{peer}.json"
+        if peer in args.reuse and out.exists():  # a worker result of this same dataset, kept
+            results[peer] = json.loads(out.read_text(encoding="utf-8"))
+            continue
         cmd = [
             sys.executable,
             "-m",
@@ -197,8 +227,8 @@ def compare(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[str]]:
             "--data-dir",
             str(args.data_dir),
         ]
-        cmd += ["--beir", str(args.beir)] if args.beir else ["--corpus", str(args.corpus)]
-        cmd += ["--name", name]
+        cmd += ["--corpus", str(corpus)] + (["--beir", str(args.beir)] if args.beir else [])
+        cmd += ["--name", name] + (["--gold", str(args.gold)] if args.gold else [])
         logger.info("running %s", " ".join(cmd))
         started = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -230,9 +260,10 @@ def compare(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[str]]:
                 }[key]
                 row[f"{key} ratio"] = round(value / ref, 3) if value is not None and ref else None
         rows[peer] = row
-    data = {"peers": results, "metrics": rows, "queries": base["queries"] if base else None}
+    docs = len(dataset(args.beir, corpus, args.gold)[0])
+    data = {"peers": results, "metrics": rows, "queries": base["queries"] if base else None, "documents": docs}
     columns = ["ndcg@10", "recall@10", "ingest_s", "p50_ms", "p95_ms", "peak_rss_mb"]
-    md = [f"# Peers on {name.removeprefix('peers-')} (ratios are peer / kb)", ""]
+    md = [f"# Peers on {name.removeprefix('peers-')}, {docs} documents (ratios are peer / kb)", ""]
     md += table(rows, columns + [f"{c} ratio" for c in columns], "peer")
     return name, data, md
 
@@ -241,16 +272,19 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: ``--worker PEER`` runs one peer, otherwise every peer is compared."""
     p = argparse.ArgumentParser(prog="python -m eval.peers")
     p.add_argument("--beir", type=Path, default=None)
-    p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    p.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="gold corpus folder (worker: corpus file)")
+    p.add_argument("--max-docs", type=int, default=None, help="BEIR: judged documents plus others up to N")
     p.add_argument("--data-dir", type=Path, default=Path("data/eval"))
     p.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     p.add_argument("--name", default=None)
     p.add_argument("--worker", choices=PEERS, default=None)
+    p.add_argument("--gold", type=Path, default=None, help="gold folder (default eval/gold); pin it for a run")
+    p.add_argument("--reuse", nargs="*", default=[], choices=PEERS, help="reuse these peers' kept worker results")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     if args.worker:
         index_dir = args.data_dir / "peers" / args.name
-        result = worker(args.worker, args.beir, args.corpus, index_dir, args.data_dir / "models")
+        result = worker(args.worker, args.beir, args.corpus, index_dir, args.data_dir / "models", args.gold)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result), encoding="utf-8")
         return 0
