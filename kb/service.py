@@ -20,7 +20,7 @@ from kb.retrieve import Retriever
 from kb.settings import Settings
 from kb.sparse import SparseEncoder
 from kb.speakers import SpeakerFinder
-from kb.store import VectorStore, open_store
+from kb.store import EdgeStore, VectorStore, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class KnowledgeBase:
     settings: Settings
     embedder_override: Embedder | None = None
     _store: VectorStore | None = field(default=None, init=False)
+    _repaired: bool = field(default=False, init=False)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -77,8 +78,21 @@ class KnowledgeBase:
         return self._store
 
     def open(self) -> KnowledgeBase:
-        """Open the store and check it was built with the configured model."""
-        self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
+        """Open the store and check it was built with the configured model.
+
+        The embedded store also drops what an interrupted ingest left (see
+        :meth:`VectorStore.repair`) before anything reads it, so a reader after a kill -9
+        sees each document as its old or its new version, never a mix. Its folder belongs
+        to one process at a time, so no other ingest can be half-way through; a Qdrant
+        server may be shared with a running ``kb ingest`` and is repaired by ingests only.
+        """
+        store = self.store
+        store.ensure_collection(self.embedder.model_id, self.embedder.dim)
+        if isinstance(store, EdgeStore) and not self._repaired:
+            removed = store.repair()
+            if removed:
+                logger.warning("removed %s chunks left by an interrupted ingest", removed)
+            self._repaired = True
         return self
 
     @cached_property
@@ -158,9 +172,7 @@ class KnowledgeBase:
         answerer = None if extractive else self.generator
         return (answerer or self.answerer).ask(question, filters)
 
-    def compare(
-        self, question: str, countries: Sequence[str] = (), filters: SearchFilters | None = None
-    ) -> Comparison:
+    def compare(self, question: str, countries: Sequence[str] = (), filters: SearchFilters | None = None) -> Comparison:
         """Compare countries: the given ones, else those the question names, else all with material."""
         wanted = [c.upper() for c in countries] or countries_in(question) or self.countries()
         return self.answerer.compare(question, wanted, filters)
@@ -185,3 +197,4 @@ class KnowledgeBase:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._repaired = False
