@@ -1,4 +1,4 @@
-"""The ``kb`` command line: parse, ingest, search, ask, compare, speakers, docs, serve."""
+"""The ``kb`` command line: parse, ingest, search, ask, compare, speakers, docs, snapshot, restore, serve."""
 
 from __future__ import annotations
 
@@ -373,6 +373,46 @@ def stats(as_json: bool) -> None:
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value}")
+
+
+def _snapshot_store(kb: Any) -> Any:
+    from kb.store import SnapshotStore
+
+    store = kb.store
+    if not isinstance(store, SnapshotStore):
+        _fail("snapshots are for the embedded store; use the Qdrant server's snapshot API with KB_QDRANT_URL")
+    return store
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=Path, dir_okay=False))
+def snapshot(dest: Path) -> None:
+    """Write a .tar.gz copy of the embedded store to DEST (writes pause meanwhile)."""
+    kb = _kb()
+    try:
+        written = _snapshot_store(kb).snapshot(dest)
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    click.echo(f"snapshot written to {written} ({written.stat().st_size / 2**20:.1f} MB)")
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def restore(src: Path) -> None:
+    """Replace the embedded store with the snapshot SRC (stop kb serve first)."""
+    kb = _kb()
+    try:
+        _snapshot_store(kb).restore(src)
+        info = kb.open().health()
+    except KBError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        kb.close()
+    click.echo(f"restored {src}: {info['documents']} documents, {info['chunks']} chunks")
 
 
 @main.command()

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 _SCROLL_PAGE = 1000
 _DOC_VECTOR = "d"
+# Qdrant reports failures of its own files (I/O, decoding) with this prefix; bad requests differ.
+_STORAGE_ERROR = "Service runtime error"
 
 
 def edge_filter(filters: SearchFilters, extra: Sequence[Any] = ()) -> qe.Filter | None:
@@ -75,6 +77,31 @@ def edge_filter(filters: SearchFilters, extra: Sequence[Any] = ()) -> qe.Filter 
 
 def _is_doc() -> qe.FieldCondition:
     return qe.FieldCondition(KIND, match=qe.MatchValue("doc"))
+
+
+class _Guarded:
+    """A shard whose storage failures (damaged files found while reading or writing) raise
+    :class:`StoreCorrupted` naming the folder and the way to recover; other errors pass."""
+
+    def __init__(self, shard: qe.EdgeShard, store: EdgeStore) -> None:
+        self._shard = shard
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._shard, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Exception as err:
+                if str(err).startswith(_STORAGE_ERROR):
+                    logger.info("storage error in %s: %s", self._store.root, err)
+                    raise self._store._corrupted("is damaged", err) from err
+                raise
+
+        return call
 
 
 class EdgeStore:
@@ -100,10 +127,13 @@ class EdgeStore:
                     f"the store in {self.root} is in use by another process; stop it first "
                     "or point both at a Qdrant server with KB_QDRANT_URL"
                 ) from err
-            raise StoreCorrupted(
-                f"the store in {self.root} cannot be opened ({err}). Recover with "
-                f"`kb restore SNAPSHOT`, or delete {self.root} and run `kb ingest` again"
-            ) from err
+            raise self._corrupted("cannot be opened", err) from err
+
+    def _corrupted(self, what: str, err: Exception) -> StoreCorrupted:
+        return StoreCorrupted(
+            f"the store in {self.root} {what} ({err}). Recover with "
+            f"`kb restore SNAPSHOT`, or delete {self.root} and run `kb ingest` again"
+        )
 
     def _open(self) -> bool:
         """Open existing shards; False when there are none yet. Caller holds a lock."""
@@ -126,7 +156,7 @@ class EdgeStore:
         if not self._open():
             raise IndexNotReady(f"no index in {self.root} yet: run `kb ingest` first")
         assert self._chunks is not None and self._docs is not None
-        return self._chunks, self._docs
+        return _Guarded(self._chunks, self), _Guarded(self._docs, self)  # type: ignore[return-value]
 
     def _meta(self, docs: qe.EdgeShard) -> dict[str, Any] | None:
         recs = docs.retrieve([META_ID], with_payload=True, with_vector=False)
