@@ -82,15 +82,16 @@ class Retriever:
         fetch = max(want * 2, self.rerank_top if self.reranker else 0, 20)
         dense = self.embedder.embed_queries([query])[0]
         sparse = self.sparse.encode_query(query)
+        language = self.sparse.detect_language(query)
+        n_dense, n_sparse = max(self.prefetch_dense, fetch), max(self.prefetch_sparse, fetch)
+
         def run(scope: SearchFilters) -> list[Hit]:
-            return self.store.hybrid_search(
-                dense,
-                sparse,
-                scope,
-                limit=fetch,
-                prefetch_dense=max(self.prefetch_dense, fetch),
-                prefetch_sparse=max(self.prefetch_sparse, fetch),
+            # Ask for every fused candidate (the union of both prefetches), so the cross-lingual
+            # correction below can lift a dense-only hit from deep in Qdrant's RRF order.
+            fused = self.store.hybrid_search(
+                dense, sparse, scope, limit=n_dense + n_sparse, prefetch_dense=n_dense, prefetch_sparse=n_sparse
             )
+            return cross_lingual_fusion(fused, language)[:fetch]
 
         hits = run(filters)
         named = countries_in(query) if self.country_boost and not filters.country else []
@@ -116,6 +117,35 @@ def validate_query(query: str) -> str:
     if not _WORD.search(query):
         raise BadQuery("the query has no words")
     return query
+
+
+RRF_K = 60
+
+
+def cross_lingual_fusion(hits: list[Hit], query_language: str | None, k: int = RRF_K) -> list[Hit]:
+    """Re-score RRF so that a passage in another language than the query is not penalised for
+    missing from the sparse list, where it can hardly appear (its words are not the query's).
+
+    Such a passage gets the sparse contribution imputed from its dense rank; a passage in the
+    query's language that the sparse list missed keeps no sparse contribution, since there the
+    absence is informative. Without a detected query language, Qdrant's fusion stands.
+    """
+    if query_language is None:
+        return hits
+    rescored = []
+    for hit in hits:
+        st = hit.stages
+        if st.dense_rank is None:
+            rescored.append(hit)
+            continue
+        score = 1.0 / (k + st.dense_rank)
+        if st.sparse_rank is not None:
+            score += 1.0 / (k + st.sparse_rank)
+        elif hit.chunk.language and hit.chunk.language != query_language:
+            score += 1.0 / (k + st.dense_rank)
+        rescored.append(hit.model_copy(update={"score": score}))
+    rescored.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+    return rescored
 
 
 def fuse_rankings(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:

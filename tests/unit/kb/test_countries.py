@@ -42,3 +42,28 @@ def test_fusion_rewards_hits_in_both_rankings() -> None:
     fused = fuse_rankings([general, boosted])
     assert [h.chunk.chunk_id for h in fused] == ["c", "a", "b", "d"]
     assert fused[0].score == pytest.approx(1 / 63 + 1 / 61)
+
+
+def _staged(cid: str, language: str, dense_rank: int | None, sparse_rank: int | None) -> Hit:
+    from kb.models import StageScores
+
+    chunk = Chunk(
+        chunk_id=cid, doc_id=cid, ordinal=0, text="t", span=Span(start=0, end=1), title="T", path="p", format="md",
+        language=language,
+    )
+    return Hit(chunk=chunk, score=0.0, stages=StageScores(dense_rank=dense_rank, sparse_rank=sparse_rank))
+
+
+def test_cross_lingual_fusion_imputes_sparse_only_for_other_languages() -> None:
+    from kb.retrieve import cross_lingual_fusion
+
+    hits = [
+        _staged("same-both", "en", 10, 1),
+        _staged("other-dense", "it", 2, None),
+        _staged("same-dense", "en", 3, None),
+    ]
+    out = cross_lingual_fusion(hits, "en")
+    assert [h.chunk.chunk_id for h in out] == ["same-both", "other-dense", "same-dense"]
+    assert out[1].score == pytest.approx(2 / 62)
+    assert out[2].score == pytest.approx(1 / 63)
+    assert cross_lingual_fusion(hits, None) == hits  # language unknown: Qdrant's fusion stands
