@@ -63,7 +63,8 @@ def test_cross_lingual_fusion_imputes_sparse_only_for_other_languages() -> None:
         _staged("same-dense", "en", 3, None),
     ]
     out = cross_lingual_fusion(hits, "en")
-    assert [h.chunk.chunk_id for h in out] == ["same-both", "other-dense", "same-dense"]
-    assert out[1].score == pytest.approx(2 / 62)
+    assert [h.chunk.chunk_id for h in out] == ["other-dense", "same-both", "same-dense"]
+    assert out[0].score == pytest.approx(2 / 62)
+    assert out[1].score == pytest.approx(1 / 70 + 1 / 61)
     assert out[2].score == pytest.approx(1 / 63)
     assert cross_lingual_fusion(hits, None) == hits  # language unknown: Qdrant's fusion stands
