@@ -12,6 +12,8 @@ from kb.indexer import IngestSummary
 from kb.models import DocRecord, SearchFilters
 
 MAX_QUESTION_CHARS = 4000
+# Documented, not validated here: a query without a word is answered 400 ``bad_query`` by kb.
+HAS_WORD: dict[str, object] = {"pattern": r"\w"}
 
 
 def normalise_filters(filters: SearchFilters) -> SearchFilters:
@@ -29,7 +31,11 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(max_length=MAX_QUESTION_CHARS, examples=["How do national platforms support cities?"])
+    question: str = Field(
+        max_length=MAX_QUESTION_CHARS,
+        examples=["How do national platforms support cities?"],
+        json_schema_extra=HAS_WORD,  # type: ignore[arg-type]
+    )
     filters: SearchFilters = Field(default_factory=SearchFilters)
     extractive: bool = Field(default=False, description="Quote sentences only, even when an LLM is configured.")
 
@@ -39,8 +45,18 @@ class CompareRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(max_length=MAX_QUESTION_CHARS, examples=["How is the national platform funded?"])
-    countries: list[str] | None = Field(default=None, max_length=60, examples=[["SE", "ES"]])
+    question: str = Field(
+        max_length=MAX_QUESTION_CHARS,
+        examples=["How is the national platform funded?"],
+        json_schema_extra=HAS_WORD,  # type: ignore[arg-type]
+    )
+    countries: list[str] | None = Field(
+        default=None,
+        max_length=60,
+        examples=[["SE", "ES"]],
+        # what ``_codes`` accepts: two letters, blanks ignored
+        json_schema_extra={"items": {"type": "string", "pattern": r"^\s*([A-Za-z]{2})?\s*$"}},
+    )
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
     @field_validator("countries")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import KBDep, ReadAccess
 from api.errors import ERROR_RESPONSES, ApiError
 from api.params import FiltersDep
+from api.schemas import HAS_WORD
 from ingest.models import Chunk
 from kb.presenters import SearchResponse, search_response
 
@@ -20,7 +21,9 @@ def search(
     kb: KBDep,
     _: ReadAccess,
     filters: FiltersDep,
-    q: Annotated[str, Query(max_length=4000, description="Free text in any supported language")],
+    q: Annotated[
+        str, Query(max_length=4000, description="Free text in any supported language", json_schema_extra=HAS_WORD)
+    ],
     k: Annotated[int | None, Query(ge=1, le=200, description="Hits per page")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip")] = 0,
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import KBDep, ReadAccess
 from api.errors import ERROR_RESPONSES
 from api.params import split_values
+from api.schemas import HAS_WORD
 from kb.models import SearchFilters, SpeakerResult
 
 router = APIRouter(tags=["speakers"], responses=ERROR_RESPONSES)
@@ -18,7 +19,10 @@ router = APIRouter(tags=["speakers"], responses=ERROR_RESPONSES)
 def speakers(
     kb: KBDep,
     _: ReadAccess,
-    topic: Annotated[str, Query(max_length=4000, description="What the person should be able to speak about")],
+    topic: Annotated[
+        str,
+        Query(max_length=4000, description="What the person should be able to speak about", json_schema_extra=HAS_WORD),
+    ],
     country: Annotated[list[str] | None, Query(description="Speaker's country, repeated or comma-separated")] = None,
     language: Annotated[list[str] | None, Query(description="Language of what they said")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
