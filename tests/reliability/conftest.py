@@ -126,3 +126,6 @@ def assert_consistent(state: IndexState) -> None:
         shas = {s for _, s in chunks}
         assert shas == {sha}, f"{doc_id}: chunks of versions {shas}, registry says {sha}"
         assert len(chunks) == count, f"{doc_id}: {len(chunks)} chunks stored, registry says {count}"
+
+
+from tests.api.conftest import make_client  # noqa: E402, F401  (the API fixtures, shared)
