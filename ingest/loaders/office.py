@@ -27,6 +27,9 @@ from ingest.metadata import parse_yaml, validate
 from ingest.models import ElementKind
 
 logger = logging.getLogger(__name__)
+# unstructured logs the text it classifies (at DEBUG and its own DETAIL level); document text
+# must never reach logs, whatever level the application runs at.
+logging.getLogger("unstructured").setLevel(logging.WARNING)
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
 _SKIP = {"PageBreak", "Image", "Header", "Footer", "PageNumber"}
