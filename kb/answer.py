@@ -74,6 +74,8 @@ class Answerer:
         mmr_lambda: Relevance versus novelty in MMR (1 = relevance only).
         min_score: Similarity below which a sentence is no evidence; calibrated per model.
         relative_window: Sentences scoring more than this below the best one are left out.
+        cross_lingual_margin: Added to the similarity of sentences in another language than
+            the question (cross-lingual similarities run lower for the same meaning).
     """
 
     retriever: Retriever
@@ -84,6 +86,7 @@ class Answerer:
     mmr_lambda: float = 0.7
     min_score: float = 0.80
     relative_window: float = 0.06
+    cross_lingual_margin: float = 0.03
 
     def ask(self, question: str, filters: SearchFilters | None = None) -> Answer:
         """Answer a question with cited sentences from the knowledge base."""
@@ -100,7 +103,7 @@ class Answerer:
         """Build the extractive answer (or the refusal) from already retrieved hits."""
         started = time.perf_counter() if started is None else started
         language = question_language(self.sparse, question)
-        citations = self._select(question, hits)
+        citations = self._select(question, hits, language)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if not citations:
             return Answer(
@@ -138,14 +141,17 @@ class Answerer:
             )
         return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    def _select(self, question: str, hits: Sequence[Hit]) -> list[Citation]:
+    def _select(self, question: str, hits: Sequence[Hit], language: str | None = None) -> list[Citation]:
         hits = focus_on_named_countries(question, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
             return []
         q = self.embedder.embed_queries([question])[0]
         vectors = self.embedder.embed_passages([c.text for c in candidates])
-        sims = vectors @ q
+        # A translation scores lower than the same words would: sentences in another language
+        # than the question get a calibrated allowance before the evidence threshold.
+        other = np.array([bool(language and c.hit.chunk.language not in (None, language)) for c in candidates])
+        sims = vectors @ q + self.cross_lingual_margin * other
         best = float(sims.max())
         if best < self.min_score:
             logger.debug("best sentence similarity %.3f below %.3f: no evidence", best, self.min_score)

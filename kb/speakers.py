@@ -130,12 +130,13 @@ class SpeakerFinder:
             credit(turn.speaker, own, record, turn.chunk, _clip(turn))
             for other in named:
                 credit(other, amount * self.mention_share / len(named), record, turn.chunk, None)
-        for hit in hits:  # written material: credit its authors
-            record = records[hit.chunk.doc_id]
-            if not hit.chunk.turns and record and record.authors:
-                for author in record.authors:
-                    share = _AUTHOR_SHARE / len(record.authors)
-                    credit(author.name, hit.score * share, record, hit.chunk, _author_clip(hit.chunk))
+        written = [h for h in hits if not h.chunk.turns and (r := records[h.chunk.doc_id]) and r.authors]
+        for hit, relevance in zip(written, _relative([h.stages.dense for h in written]), strict=True):
+            record = records[hit.chunk.doc_id]  # written material: credit its authors
+            assert record is not None
+            for author in record.authors:
+                share = _AUTHOR_SHARE / len(record.authors)
+                credit(author.name, hit.score * relevance * share, record, hit.chunk, _author_clip(hit.chunk))
         ranked = [p for p in people.values() if not person_countries or p.info.get("country") in person_countries]
         ranked.sort(key=lambda p: p.score(self.top_credits), reverse=True)
         top = ranked[:limit]
@@ -162,8 +163,22 @@ class SpeakerFinder:
             return []
         q = self.embedder.embed_queries([topic])[0]
         sims = self.embedder.embed_passages([t.text for t in turns]) @ q
-        spread = max(float(sims.std()), 1e-6)
-        return [float(v) for v in np.exp((sims - float(sims.max())) / spread)]
+        return _relative([float(v) for v in sims])
+
+
+def _relative(scores: Sequence[float | None]) -> list[float]:
+    """exp of each score's distance from the best, in standard deviations: (0, 1], any model.
+
+    A missing score counts as the lowest one.
+    """
+    if not scores:
+        return []
+    known = [s for s in scores if s is not None]
+    if not known:
+        return [1.0] * len(scores)
+    values = np.array([s if s is not None else min(known) for s in scores])
+    spread = max(float(values.std()), 1e-6)
+    return [float(v) for v in np.exp((values - float(values.max())) / spread)]
 
 
 def _distinct_turns(hits: Sequence[Hit], limit: int) -> list[_Turn]:
