@@ -30,6 +30,8 @@ from kb.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
+_PARTIAL = "~partial"
+
 
 class FailedFile(BaseModel):
     """A file (or a line of a bulk file) that could not be ingested."""
@@ -161,11 +163,21 @@ class Indexer:
             summary.failed.append(FailedFile(path=error.path, error=error.reason))
         if not result.docs:
             return
+        # A file of many documents (JSONL) is complete only when all are in: until then its
+        # records carry a partial mark, so a run killed half-way is not taken as unchanged.
+        several = len(result.docs) > 1
+        marked = f"{fingerprint}{_PARTIAL}" if several else fingerprint
         new_ids = set()
         for doc in result.docs:
             doc = doc.model_copy(update={"path": key})
             new_ids.add(doc.doc_id)
-            self._queue(doc, fingerprint=fingerprint, summary=summary)
+            self._queue(doc, fingerprint=marked, summary=summary)
+        if several:
+            self._flush(summary)
+            for doc_id in new_ids:
+                record = self.store.get_document(doc_id)
+                if record is not None and record.fingerprint != fingerprint:
+                    self.store.put_document(record.model_copy(update={"fingerprint": fingerprint}))
         for old in previous:  # documents this file no longer yields (e.g. its id changed)
             if old.doc_id not in new_ids:
                 self._flush(summary)

@@ -231,3 +231,31 @@ def test_compare_defaults_to_the_countries_the_question_names(kb: KnowledgeBase,
     assert [r.country for r in kb.compare("How do Sweden and Spain coordinate their platforms?").rows] == ["SE", "ES"]
     assert [r.country for r in kb.compare("How is the platform coordinated?").rows] == ["ES", "SE"]  # all with material
     assert [r.country for r in kb.compare("platform", ["pt"]).rows] == ["PT"]
+
+
+def test_a_bulk_file_cut_short_is_not_taken_as_unchanged(kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    lines = [json.dumps({"_id": f"doc{i}", "title": f"Title {i}", "text": f"Body number {i} about cities."}) for i in range(6)]
+    path = folder / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    indexer = kb.indexer()
+    indexer.batch_chunks = 2  # documents reach the store a couple at a time, as in a long run
+
+    calls = {"n": 0}
+    original = indexer._flush
+
+    def dying_flush(summary: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the process stops half-way through the file
+        original(summary)  # type: ignore[arg-type]
+
+    indexer._flush = dying_flush  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        indexer.ingest([folder])
+    assert 0 < kb.store.count_documents(SearchFilters()) < 6
+    summary = kb.indexer().ingest([folder])
+    assert summary.unchanged < 6 and summary.added > 0
+    assert kb.store.count_documents(SearchFilters()) == 6
+    assert kb.indexer().ingest([folder]).unchanged == 1  # now complete: the whole file is skipped
