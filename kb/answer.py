@@ -86,7 +86,7 @@ class Answerer:
     mmr_lambda: float = 0.7
     min_score: float = 0.80
     relative_window: float = 0.06
-    cross_lingual_margin: float = 0.03
+    cross_lingual_margin: float = 0.02
 
     def ask(self, question: str, filters: SearchFilters | None = None) -> Answer:
         """Answer a question with cited sentences from the knowledge base."""
@@ -217,10 +217,19 @@ def sentence_candidates(rank: int, hit: Hit) -> list[Candidate]:
         body = line_start + _speaker_prefix_len(line, chunk.speakers)
         for s, e in split_sentences(text, body, line_end):
             sentence = text[s:e]
-            if len(sentence) >= _MIN_CHARS and len(_WORD.findall(sentence)) >= _MIN_WORDS:
+            if _can_answer(sentence):
                 out.append(Candidate(rank, hit, base + s, base + e, sentence))
         line_start = line_end + 1
     return out
+
+
+def _can_answer(sentence: str) -> bool:
+    """Prose long enough to state something: not a question, not a line of labels or numbers."""
+    words = _WORD.findall(sentence)
+    if len(sentence) < _MIN_CHARS or len(words) < _MIN_WORDS or sentence.rstrip().endswith(("?", "？")):
+        return False
+    prose = sum(1 for w in words if w.isalpha() and w.islower())
+    return prose >= max(3, len(words) // 3)
 
 
 def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:

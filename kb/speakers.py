@@ -25,6 +25,8 @@ from kb.store import VectorStore
 
 _FICTIONAL = re.compile(r"\s*\((fictional|fictitious)\)\s*$", re.IGNORECASE)
 _AUTHOR_SHARE = 0.5  # writing about a topic counts, but less than talking about it at length
+_QUESTION_WEIGHT = 0.3
+_MODERATOR_WEIGHT = 0.5
 
 
 def name_key(name: str) -> str:
@@ -124,7 +126,7 @@ class SpeakerFinder:
         turns = _distinct_turns(hits, self.max_turns)
         for turn, relevance in zip(turns, self._relevance(topic, turns), strict=True):
             record = records[turn.chunk.doc_id]
-            amount = turn.prior * relevance
+            amount = turn.prior * relevance * _standing(turn, record)
             named = _mentioned(turn, record)
             own = amount * (1 - self.mention_share) if named else amount
             credit(turn.speaker, own, record, turn.chunk, _clip(turn))
@@ -193,6 +195,21 @@ def _distinct_turns(hits: Sequence[Hit], limit: int) -> list[_Turn]:
             text = chunk.text[t.span.start - chunk.span.start : t.span.end - chunk.span.start]
             turns[key] = _Turn(chunk, t.speaker, t.start_s, t.end_s, t.span, text, hit.score)
     return list(turns.values())
+
+
+def _standing(turn: _Turn, record: DocRecord | None) -> float:
+    """How much a turn shows its speaker's own expertise.
+
+    Asking is not knowing: a turn that ends in a question counts for less, and so do the
+    turns of a webinar's moderator, who frames every topic without presenting one.
+    """
+    weight = _QUESTION_WEIGHT if turn.text.rstrip().endswith(("?", "？")) else 1.0
+    if record is not None:
+        key = name_key(turn.speaker)
+        for person in record.speakers:
+            if name_key(person.name) == key and "modera" in name_key(person.role or ""):
+                weight *= _MODERATOR_WEIGHT
+    return weight
 
 
 def _mentioned(turn: _Turn, record: DocRecord | None) -> list[str]:

@@ -16,6 +16,7 @@ import pytest
 
 from eval.domain import DomainEval, corpus_texts
 from eval.gold import load_gold
+from kb.service import KnowledgeBase
 
 pytestmark = pytest.mark.slow
 
@@ -26,18 +27,8 @@ FLOORS = {"ndcg@10": 0.64, "recall@10": 0.87, "recall@100": 0.93, "mrr@10": 0.58
 
 
 @pytest.fixture(scope="session")
-def fast_eval(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from kb.service import KnowledgeBase
-    from kb.settings import Settings
-
-    data_dir = tmp_path_factory.mktemp("quality-guard")
-    kb = KnowledgeBase(Settings(data_dir=data_dir, collection="guard")).open()
-    try:
-        summary = kb.indexer().ingest([CORPUS])
-        assert not summary.failed, summary.failed
-        return DomainEval(kb, corpus_texts([CORPUS]), fast=True).run(load_gold())
-    finally:
-        kb.close()
+def fast_eval(corpus_kb: KnowledgeBase) -> dict[str, Any]:
+    return DomainEval(corpus_kb, corpus_texts([CORPUS]), fast=True).run(load_gold())
 
 
 def test_retrieval_floors(fast_eval: dict[str, Any]) -> None:
