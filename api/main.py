@@ -129,8 +129,11 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
             "Write endpoints need an API key (Authorization: Bearer KEY or X-API-Key)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: the page must work offline
+        redoc_url=None,
     )
     install_error_handlers(app)
+    _offline_docs(app)
     for module in (health, search, ask, speakers, documents):
         app.include_router(module.router)
 
@@ -148,6 +151,25 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the assets the swagger-ui-bundle package ships, not a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="capacities-kb API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def factory() -> FastAPI:

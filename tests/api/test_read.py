@@ -224,3 +224,12 @@ def test_read_keys_guard_reads_when_set(make_client: ClientFactory) -> None:
     assert client.get("/documents", headers={"Authorization": f"Bearer {WRITE_KEY}"}).status_code == 200
     assert client.post("/ask", json={"question": "financing"}).status_code == 401
     assert client.get("/health").status_code == 200  # probes stay open
+
+
+def test_docs_page_works_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/docs-assets/{asset}").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "capacities-kb"
