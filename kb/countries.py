@@ -24,12 +24,26 @@ COUNTRIES = {
 LANGUAGES = ("fr", "de", "es", "it", "pt", "nl", "sv", "fi", "pl", "cs", "sk", "hu", "ro", "el", "tr", "bg", "uk", "da")
 # Forms the translations do not give: English adjectives and common alternative names.
 EXTRA = {
-    "AT": ["austrian"], "BE": ["belgian"], "BG": ["bulgarian"], "CZ": ["czech", "czech republic"],
-    "DE": ["german", "deutsch"], "EE": ["estonian"], "ES": ["spanish", "spaniards"], "FI": ["finnish", "finland"],
-    "FR": ["french"], "EL": ["greek", "hellenic", "ελληνικ"], "HU": ["hungarian"], "IT": ["italian"],
-    "NL": ["dutch", "holland", "nederlands"], "PL": ["polish", "polsk", "polsce", "polski"],
-    "PT": ["portuguese", "portugu"], "RO": ["romanian", "român"], "SE": ["swedish", "svensk"],
-    "SI": ["slovenian", "slovene"], "SK": ["slovak", "slovensk"], "TR": ["turkish", "turkey", "türk"],
+    "AT": ["austrian", "austriack", "rakousk", "osztrak", "autrichien", "austriac", "osterreichisch"],
+    "BE": ["belgian", "belgijsk", "belgick", "belge", "belgisch"],
+    "BG": ["bulgarian", "bulgar", "balgar"],
+    "CZ": ["czech", "czech republic", "czesk", "cesk", "tschech", "tcheque", "checo", "ceco", "cseh"],
+    "DE": ["german", "deutsch", "niemieck", "nemeck", "nemet", "allemand", "aleman", "tedesc"],
+    "EE": ["estonian", "eston"],
+    "ES": ["spanish", "spaniards", "hiszpan", "spanel", "spanyol", "espanol", "spagnol", "spanisch", "espagnol"],
+    "FI": ["finnish", "finland", "finsk", "finn", "finlandes", "finlandai", "suomalai"],
+    "FR": ["french", "francusk", "francouz", "francais", "frances", "franzos", "francese"],
+    "EL": ["greek", "hellenic", "ελληνικ", "greck", "griechisch", "grec", "grieks", "grek"],
+    "HU": ["hungarian", "wegiersk", "madarsk", "ungar", "hongrois", "ungheres", "hungar", "magyar"],
+    "IT": ["italian", "wlosk", "włosk", "italsk", "olasz", "italien", "italiano", "italienisch"],
+    "NL": ["dutch", "holland", "nederlands", "holendersk", "nizozem", "olandes", "neerlandais", "niederland"],
+    "PL": ["polish", "polsk", "polsce", "polski", "polonais", "polaco", "polacc", "polnisch", "lengyel"],
+    "PT": ["portuguese", "portugu"],
+    "RO": ["romanian", "român", "rumun", "rumän", "roumain", "rumano", "romen"],
+    "SE": ["swedish", "svensk", "szwedz", "svedsk", "sved", "suedois", "sueco", "schwedisch", "zweeds"],
+    "SI": ["slovenian", "slovene", "slowen", "sloven"],
+    "SK": ["slovak", "slovensk", "slowack", "szlovak", "slovaqu", "slowak"],
+    "TR": ["turkish", "turkey", "türk", "turec", "turc", "turk"],
     "UA": ["ukrainian", "ukrain"],
 }  # fmt: skip
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -68,3 +68,16 @@ def test_cross_lingual_fusion_imputes_sparse_only_for_other_languages() -> None:
     assert out[1].score == pytest.approx(1 / 70 + 1 / 61)
     assert out[2].score == pytest.approx(1 / 63)
     assert cross_lingual_fusion(hits, None) == hits  # language unknown: Qdrant's fusion stands
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Jakie mechanizmy łączy fińska platforma krajowa?", ["FI"]),
+        ("Kiedy włoskie miasta podpisały porozumienie?", ["IT"]),
+        ("Wie arbeiten die tschechischen Ministerien zusammen?", ["CZ"]),
+        ("finance and financing of cities", []),
+    ],
+)
+def test_country_adjectives_in_other_languages(question: str, expected: list[str]) -> None:
+    assert countries_in(question) == expected
