@@ -131,9 +131,7 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _split_words(
-    text: str, start: int, end: int, max_tokens: int, count: TokenCounter
-) -> Iterator[tuple[int, int]]:
+def _split_words(text: str, start: int, end: int, max_tokens: int, count: TokenCounter) -> Iterator[tuple[int, int]]:
     """Split an over-long run at white space (or hard, for text without spaces)."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
     piece_start: int | None = None

@@ -32,7 +32,9 @@ def test_countries_in_many_languages(question: str, expected: list[str]) -> None
 
 
 def _hit(cid: str, score: float) -> Hit:
-    chunk = Chunk(chunk_id=cid, doc_id="d", ordinal=0, text="t", span=Span(start=0, end=1), title="T", path="p", format="md")
+    chunk = Chunk(
+        chunk_id=cid, doc_id="d", ordinal=0, text="t", span=Span(start=0, end=1), title="T", path="p", format="md"
+    )
     return Hit(chunk=chunk, score=score)
 
 
@@ -48,7 +50,14 @@ def _staged(cid: str, language: str, dense_rank: int | None, sparse_rank: int | 
     from kb.models import StageScores
 
     chunk = Chunk(
-        chunk_id=cid, doc_id=cid, ordinal=0, text="t", span=Span(start=0, end=1), title="T", path="p", format="md",
+        chunk_id=cid,
+        doc_id=cid,
+        ordinal=0,
+        text="t",
+        span=Span(start=0, end=1),
+        title="T",
+        path="p",
+        format="md",
         language=language,
     )
     return Hit(chunk=chunk, score=0.0, stages=StageScores(dense_rank=dense_rank, sparse_rank=sparse_rank))

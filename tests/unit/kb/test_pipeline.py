@@ -236,7 +236,10 @@ def test_compare_defaults_to_the_countries_the_question_names(kb: KnowledgeBase,
 def test_a_bulk_file_cut_short_is_not_taken_as_unchanged(kb: KnowledgeBase, tmp_path: Path) -> None:
     folder = tmp_path / "bulk"
     folder.mkdir()
-    lines = [json.dumps({"_id": f"doc{i}", "title": f"Title {i}", "text": f"Body number {i} about cities."}) for i in range(6)]
+    lines = [
+        json.dumps({"_id": f"doc{i}", "title": f"Title {i}", "text": f"Body number {i} about cities."})
+        for i in range(6)
+    ]
     path = folder / "corpus.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     indexer = kb.indexer()

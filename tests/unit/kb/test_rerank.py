@@ -15,7 +15,16 @@ from kb.retrieve import rerank
 
 
 def _hit(cid: str, text: str, score: float) -> Hit:
-    chunk = Chunk(chunk_id=cid, doc_id="d", ordinal=0, text=text, span=Span(start=0, end=len(text)), title="T", path="p", format="md")
+    chunk = Chunk(
+        chunk_id=cid,
+        doc_id="d",
+        ordinal=0,
+        text=text,
+        span=Span(start=0, end=len(text)),
+        title="T",
+        path="p",
+        format="md",
+    )
     return Hit(chunk=chunk, score=score)
 
 
@@ -27,7 +36,12 @@ class LengthReranker:
 
 
 def test_rerank_reorders_the_head_and_records_the_stage_score() -> None:
-    hits = [_hit("a", "short", 0.9), _hit("b", "a much longer passage", 0.8), _hit("c", "mid size", 0.7), _hit("d", "tail", 0.1)]
+    hits = [
+        _hit("a", "short", 0.9),
+        _hit("b", "a much longer passage", 0.8),
+        _hit("c", "mid size", 0.7),
+        _hit("d", "tail", 0.1),
+    ]
     out = rerank(LengthReranker(), "q", hits, top=3)
     assert [h.chunk.chunk_id for h in out] == ["b", "c", "a", "d"]
     assert out[0].stages.rerank == float(len("a much longer passage"))
@@ -40,13 +54,30 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-ce")
-    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "green", "bonds", "city", "cities", "finance"])}
+    vocab = {
+        t: i
+        for i, t in enumerate(
+            ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "green", "bonds", "city", "cities", "finance"]
+        )
+    }
     raw = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
+        tokenizer_object=raw,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
     )
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=1)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=1,
+    )
     BertForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
