@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,18 @@ def _emit(obj: BaseModel | dict[str, Any] | list[Any]) -> None:
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+@contextmanager
+def _session() -> Iterator[Any]:
+    """The knowledge base for one command: closed afterwards; its errors end the command cleanly."""
+    kb = _kb()
+    try:
+        yield kb
+    except KBError as exc:
+        _fail(str(exc))
+    finally:
+        kb.close()
 
 
 def _kb() -> Any:
@@ -164,14 +177,8 @@ def _clock(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
     """Ingest files and folders incrementally (unchanged files are skipped)."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         summary = kb.indexer().ingest(list(paths), sync=sync, progress=sys.stderr.isatty() or not as_json)
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     for failure in summary.failed:
         click.echo(f"error: {failure.path}: {failure.error}", err=True)
     if as_json:
@@ -195,14 +202,8 @@ def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> 
     """Hybrid search (dense + sparse, fused in Qdrant)."""
     from kb.presenters import search_response
 
-    kb = _kb()
-    try:
+    with _session() as kb:
         result = kb.open().retriever.search(query, _filters(kw), k=k or kb.settings.search_k, offset=offset)
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     response = search_response(result)
     if as_json:
         _emit(response)
@@ -220,14 +221,8 @@ def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> 
 @click.option("--extractive", is_flag=True, help="Quote sentences only, even when KB_LLM_URL is set.")
 def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
     """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         answer = kb.open().ask(question, _filters(kw), extractive=extractive)
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     if as_json:
         _emit(answer)
         return
@@ -248,15 +243,9 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "csv"]), default="text")
 def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -> None:
     """Answer the same question side by side, one row per country."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         wanted = [c.strip() for c in countries.split(",") if c.strip()]
         result = kb.open().compare(question, wanted, _filters(kw))
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     if as_json:
         _emit(result)
     elif fmt == "csv":
@@ -285,15 +274,9 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Find people who spoke or wrote about a topic, with evidence."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
         result = kb.open().speakers.find(topic, filters, limit=limit)
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     if as_json:
         _emit(result)
         return
@@ -315,11 +298,8 @@ def docs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
     """List indexed documents."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         records = kb.store.list_documents(_filters(kw), limit=limit, offset=offset)
-    finally:
-        kb.close()
     if as_json:
         _emit([r.model_dump(mode="json") for r in records])
         return
@@ -331,11 +311,8 @@ def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
 @click.argument("doc_id")
 def docs_show(doc_id: str) -> None:
     """Show one document's record and chunk count as JSON."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         record = kb.store.get_document(doc_id)
-    finally:
-        kb.close()
     if record is None:
         _fail(f"no document with id {doc_id!r}")
         return
@@ -346,11 +323,8 @@ def docs_show(doc_id: str) -> None:
 @click.argument("doc_id")
 def docs_delete(doc_id: str) -> None:
     """Delete a document and its chunks."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         deleted = kb.indexer().delete(doc_id)
-    finally:
-        kb.close()
     if not deleted:
         _fail(f"no document with id {doc_id!r}")
     click.echo(f"deleted {doc_id}")
@@ -360,14 +334,11 @@ def docs_delete(doc_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(as_json: bool) -> None:
     """Counts of documents and chunks, the model and the store."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         info = kb.health()
         info["countries"] = kb.store.facets("country", SearchFilters())
         info["languages"] = kb.store.facets("language", SearchFilters())
         info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
-    finally:
-        kb.close()
     if as_json:
         _emit(info)
     else:
@@ -388,14 +359,8 @@ def _snapshot_store(kb: Any) -> Any:
 @click.argument("dest", type=click.Path(path_type=Path, dir_okay=False))
 def snapshot(dest: Path) -> None:
     """Write a .tar.gz copy of the embedded store to DEST (writes pause meanwhile)."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         written = _snapshot_store(kb).snapshot(dest)
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     click.echo(f"snapshot written to {written} ({written.stat().st_size / 2**20:.1f} MB)")
 
 
@@ -403,15 +368,9 @@ def snapshot(dest: Path) -> None:
 @click.argument("src", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def restore(src: Path) -> None:
     """Replace the embedded store with the snapshot SRC (stop kb serve first)."""
-    kb = _kb()
-    try:
+    with _session() as kb:
         _snapshot_store(kb).restore(src)
         info = kb.open().health()
-    except KBError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        kb.close()
     click.echo(f"restored {src}: {info['documents']} documents, {info['chunks']} chunks")
 
 
