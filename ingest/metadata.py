@@ -61,6 +61,12 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def metadata_files(path: Path, root: Path | None = None) -> list[Path]:
+    """The manifests and the sidecar that give ``path`` its metadata, in precedence order."""
+    candidates = [folder / MANIFEST_NAME for folder in _folders(path, root)] + [sidecar_path(path)]
+    return [p for p in candidates if p.is_file()]
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping; an empty file is an empty mapping.
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from ingest.chunking import chunk_document
 from ingest.errors import ParseError
+from ingest.metadata import metadata_files
 from ingest.models import Chunk, SourceDoc
 from ingest.registry import iter_files, load_path
 from kb.embed import Embedder
@@ -252,16 +253,11 @@ def passage_text(chunk: Chunk) -> str:
 def file_fingerprint(path: Path) -> str:
     """Hash a file together with the metadata files that apply to it."""
     digest = hashlib.sha256()
-    for part in (path, *_metadata_files(path)):
+    for part in (path, *metadata_files(path)):
         digest.update(str(part.name).encode())
         digest.update(b"\x00")
         digest.update(part.read_bytes())
     return digest.hexdigest()
-
-
-def _metadata_files(path: Path) -> list[Path]:
-    candidates = [path.with_name(path.name + ".meta.yaml"), path.parent / "kb-manifest.yaml"]
-    return [p for p in candidates if p.is_file()]
 
 
 def _doc_hash(doc: SourceDoc) -> str:

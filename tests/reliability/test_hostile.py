@@ -13,7 +13,6 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import psutil
@@ -21,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import ClientFactory, write_headers
-from tests.unit.kb.test_generate import ScriptedServer, _handler
+from tests.unit.kb.test_generate import ScriptedServer, serve_scripted
 
 # Each document of tests/api's corpus, and a query only it answers.
 EXPECTED = {"SE": "Viable Cities transition teams", "ES": "Spanish network of cities", "EU": "green bonds webinar"}
@@ -210,15 +209,8 @@ INJECTION = (
 @pytest.fixture
 def llm() -> Iterator[ScriptedServer]:
     """A loopback OpenAI-compatible endpoint whose model obeys whatever the passages say."""
-    state = ScriptedServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_scripted() as state:
+        yield state
 
 
 def test_prompt_injection_in_an_uploaded_document(make_client: ClientFactory, llm: ScriptedServer) -> None:
