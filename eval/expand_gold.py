@@ -67,11 +67,24 @@ def _specific(facts: list[str]) -> bool:
     return bool(facts) and len(facts[0]) >= MIN_SINGLE_FACT_CHARS
 
 
+def own_facts(item: dict[str, object]) -> list[str]:
+    """The facts the question's own, hand-judged passages state.
+
+    Facts stated by ``equivalent`` entries are the same facts in other words or languages, so
+    no single passage holds them all; matching uses the question's own set.
+    """
+    relevant = item.get("relevant", [])
+    assert isinstance(relevant, list)
+    own = " ".join(normalise_space(p).casefold() for r in relevant if "added_by" not in r for p in r["passages"])
+    facts = [str(f) for f in item.get("facts", [])]  # type: ignore[attr-defined]
+    return [f for f in facts if normalise_space(f).casefold() in own]
+
+
 def expand(items: list[dict[str, object]], docs: dict[str, SourceDoc]) -> int:
     """Add fact-matching documents to the items in place; returns how many were added."""
     added = 0
     for item in items:
-        facts = [str(f) for f in item.get("facts", [])]  # type: ignore[attr-defined]
+        facts = own_facts(item)
         if item.get("kind") not in KINDS or not _specific(facts):
             continue
         relevant = item["relevant"]
