@@ -20,6 +20,7 @@ from ingest.chunking import split_sentences
 from ingest.models import Span
 from kb.countries import countries_in
 from kb.embed import Embedder
+from kb.expected import expected_answer, gives, mentions, names_in
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
 from kb.retrieve import Retriever, validate_query
 from kb.sparse import SparseEncoder
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 _MIN_CHARS = 25
 _MIN_WORDS = 4
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CLOSES = re.compile(r"[.!?…:;)\]\"»”'’]$")
 
 NO_EVIDENCE = {
     "en": "The knowledge base has no evidence to answer this question.",
@@ -93,23 +95,31 @@ class Answerer:
         started = time.perf_counter()
         question = validate_query(question)
         hits = self.retrieve(question, filters)
-        return self.answer_from_hits(question, hits, started)
+        return self.answer_from_hits(question, hits, started, country_scoped=bool(filters and filters.country))
 
     def retrieve(self, question: str, filters: SearchFilters | None = None) -> list[Hit]:
         """The hits an answer to ``question`` is drawn from."""
         return self.retriever.search(question, filters, k=self.hits).hits
 
-    def answer_from_hits(self, question: str, hits: Sequence[Hit], started: float | None = None) -> Answer:
-        """Build the extractive answer (or the refusal) from already retrieved hits."""
+    def answer_from_hits(
+        self, question: str, hits: Sequence[Hit], started: float | None = None, *, country_scoped: bool = False
+    ) -> Answer:
+        """Build the extractive answer (or the refusal) from already retrieved hits.
+
+        ``country_scoped``: the hits were filtered to chosen countries, so the countries the
+        question names no longer decide whether the evidence is about the right place.
+        """
         started = time.perf_counter() if started is None else started
         language = question_language(self.sparse, question)
-        citations = self._select(question, hits, language)
+        citations, refusal = self._select(question, hits, language, country_scoped)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if not citations:
+            logger.debug("no evidence for %r: %s", question, refusal)
             return Answer(
                 question=question,
                 answer=no_evidence_text(language),
                 evidence=False,
+                refusal=refusal,
                 language=language,
                 took_ms=elapsed,
             )
@@ -130,7 +140,8 @@ class Answerer:
         rows: list[CompareRow] = []
         for country in countries:
             scoped = base.model_copy(update={"country": [country.upper()]})
-            answer = self.ask(question, scoped)
+            hits = self.retrieve(question, scoped)
+            answer = self.answer_from_hits(question, hits, country_scoped=True)
             rows.append(
                 CompareRow(
                     country=country.upper(),
@@ -141,11 +152,14 @@ class Answerer:
             )
         return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    def _select(self, question: str, hits: Sequence[Hit], language: str | None = None) -> list[Citation]:
+    def _select(
+        self, question: str, hits: Sequence[Hit], language: str | None, country_scoped: bool
+    ) -> tuple[list[Citation], str | None]:
+        """The cited sentences, or none and the reason."""
         hits = focus_on_named_countries(question, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
-            return []
+            return [], "no passage found"
         q = self.embedder.embed_queries([question])[0]
         vectors = self.embedder.embed_passages([c.text for c in candidates])
         # A translation scores lower than the same words would: sentences in another language
@@ -154,14 +168,47 @@ class Answerer:
         sims = vectors @ q + self.cross_lingual_margin * other
         best = float(sims.max())
         if best < self.min_score:
-            logger.debug("best sentence similarity %.3f below %.3f: no evidence", best, self.min_score)
-            return []
+            return [], f"no passage is similar enough to the question ({best:.3f} < {self.min_score})"
         eligible = [i for i, s in enumerate(sims) if s >= max(self.min_score, best - self.relative_window)]
+        refusal = unanswerable(question, language, hits, [candidates[i] for i in eligible], country_scoped)
+        if refusal:
+            return [], refusal
         chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)
         picked = [candidates[i] for i in chosen]
         doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
         picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
-        return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)]
+        return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)], None
+
+
+def unanswerable(
+    question: str,
+    language: str | None,
+    hits: Sequence[Hit],
+    evidence: Sequence[Candidate],
+    country_scoped: bool = False,
+) -> str | None:
+    """Why on-topic ``evidence`` still cannot answer ``question``, or None when it can.
+
+    - The question asks for a number, an amount, a percentage or a date, and no evidence
+      sentence holds one that the question does not already give.
+    - The question names something (a town, an acronym) that no retrieved passage mentions.
+      Checked only when some passages are in the question's language: names are often
+      translated ("EIB" is "EBI" in Polish), so passages in other languages prove nothing.
+    - The question names countries and no evidence sentence comes from or mentions them
+      (unless the search was already limited to chosen countries).
+    """
+    expect = expected_answer(question)
+    if not any(gives(c.text, expect, question, c.hit.chunk.language) for c in evidence):
+        return f"no passage gives the {expect.describe} the question asks for"
+    if language and any(h.chunk.language == language for h in hits):
+        texts = [h.chunk.text for h in hits]
+        missing = [name for name in names_in(question, language) if not mentions(texts, name)]
+        if missing:
+            return f"no passage mentions {', '.join(missing)}"
+    named = set() if country_scoped else set(countries_in(question))
+    if named and not any(c.hit.chunk.country in named or named & set(countries_in(c.hit.chunk.text)) for c in evidence):
+        return f"no passage is about {', '.join(sorted(named))}"
+    return None
 
 
 def focus_on_named_countries(question: str, hits: Sequence[Hit]) -> Sequence[Hit]:
@@ -215,9 +262,10 @@ def sentence_candidates(rank: int, hit: Hit) -> list[Candidate]:
     for line in text.split("\n"):
         line_end = line_start + len(line)
         body = line_start + _speaker_prefix_len(line, chunk.speakers)
+        heading = _is_heading(text[body:line_end])
         for s, e in split_sentences(text, body, line_end):
             sentence = text[s:e]
-            if _can_answer(sentence):
+            if _can_answer(sentence) and not (heading and sentence.strip() == text[body:line_end].strip()):
                 out.append(Candidate(rank, hit, base + s, base + e, sentence))
         line_start = line_end + 1
     return out
@@ -230,6 +278,12 @@ def _can_answer(sentence: str) -> bool:
         return False
     prose = sum(1 for w in words if w.isalpha() and w.islower())
     return prose >= max(3, len(words) // 3)
+
+
+def _is_heading(line: str) -> bool:
+    """A title, heading or label line: no closing punctuation, and not a table row."""
+    line = line.strip()
+    return bool(line) and not _CLOSES.search(line) and " | " not in line
 
 
 def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:

@@ -135,6 +135,7 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     evidence: bool
+    refusal: str | None = None  # why there is no evidence, in English, when there is none
     language: str | None = None
     mode: str = "extractive"
     took_ms: float = 0.0
