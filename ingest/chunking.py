@@ -23,6 +23,11 @@ _WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # character of the next sentence. Kept simple on purpose: chunks only need sensible cut points.
 _SENTENCE_END = re.compile(r"(?<=[.!?;…])[\"'”»)]*\s+(?=[\"'“«(\[]?[\w¿¡])", re.UNICODE)
 _SPACE = re.compile(r"\s+")
+# A period after these ends an abbreviation, not a sentence ("3,6 Mio. Euro", "Dr. Novak", "e.g. Lyon").
+_ABBREVIATION = re.compile(
+    r"(?<![\w.])(?:Mio|Mrd|Tsd|mln|mld|tys|mil|tis|Nr|nr|No|Art|Dr|Prof|Mr|Mrs|Ms|St|Ing|Mgr|Dott|Sr|Sra|"
+    r"bzw|vgl|ggf|inkl|evtl|ca|Ca|approx|Approx|vs|e\.g|i\.e|z|u|d|z\.\s?B|u\.\s?a|d\.\s?h|np|tj|tzn|ok|resp|cf)\.$"
+)
 
 
 def approx_tokens(text: str) -> int:
@@ -248,6 +253,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     out: list[tuple[int, int]] = []
     cursor = start
     for match in _SENTENCE_END.finditer(text, start, end):
+        if _ABBREVIATION.search(text, max(start, match.start() - 8), match.start()):
+            continue
         s, e = _strip(text, cursor, match.start())
         if s < e:
             out.append((s, e))

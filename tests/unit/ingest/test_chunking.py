@@ -7,7 +7,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunking import approx_tokens, chunk_document
+from ingest.chunking import approx_tokens, chunk_document, split_sentences
 from ingest.models import DocMeta, Element, SourceDoc, Span
 
 
@@ -172,3 +172,12 @@ def test_heading_without_body_travels_with_its_first_subsection() -> None:
     )
     (chunk,) = chunk_document(doc, max_tokens=100)
     assert chunk.text == text and chunk.section == ["Financing", "Green bonds"]
+
+
+def test_sentences_do_not_end_at_abbreviations() -> None:
+    text = "Die Ausschreibung über 3,6 Mio. Euro lief bis Oktober. Dr. Novak sprach z. B. über Radwege. Approx. 5 cities joined, e.g. Lyon."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Die Ausschreibung über 3,6 Mio. Euro lief bis Oktober.",
+        "Dr. Novak sprach z. B. über Radwege.",
+        "Approx. 5 cities joined, e.g. Lyon.",
+    ]
