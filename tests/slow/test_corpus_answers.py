@@ -71,6 +71,16 @@ def test_off_topic_question_gets_no_evidence(corpus_kb: KnowledgeBase) -> None:
         assert not answer.evidence and not answer.citations, (question, answer.answer)
 
 
+def test_on_topic_question_for_a_figure_the_corpus_lacks_is_refused_with_the_reason(corpus_kb: KnowledgeBase) -> None:
+    # The corpus gives the EIB's €2bn envelope but no interest rate: the best sentence is on topic.
+    refused = corpus_kb.ask(
+        "What interest rate does the EIB charge on loans from its €2bn envelope for labelled cities?"
+    )
+    assert not refused.evidence and refused.refusal == "no passage gives the percentage the question asks for"
+    answered = corpus_kb.ask("How large is the EIB loan envelope for labelled cities?")
+    assert answered.evidence and "2bn" in answered.answer, answered.answer
+
+
 def test_comparison_rows_cover_the_requested_countries(corpus_kb: KnowledgeBase) -> None:
     result = corpus_kb.answerer.compare(
         "Who coordinates the national support for Mission cities?", ["SE", "ES", "IT", "MT"]
