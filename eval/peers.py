@@ -91,8 +91,10 @@ def _kb(index_dir: Path, models: Path, collection: str) -> Any:
     from kb.settings import Settings
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    models.mkdir(parents=True, exist_ok=True)  # a fresh data dir: the link must not dangle
     link = index_dir / "models"
     if not link.exists():
+        link.unlink(missing_ok=True)  # a dangling link from an earlier run
         link.symlink_to(models.resolve(), target_is_directory=True)
     return KnowledgeBase(Settings(data_dir=index_dir, collection=collection)).open()
 
