@@ -179,8 +179,11 @@ def collapse_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:
     shingles: list[set[tuple[str, ...]]] = []
     for hit in hits:
         sh = _shingles(hit.chunk.text)
+        # Jaccard >= t needs the smaller set to hold at least t of the larger one: the size test
+        # settles most of the O(n^2) pairs of a deep search without intersecting sets.
+        low, high = threshold * len(sh), len(sh) / threshold
         for i, other in enumerate(shingles):
-            if _jaccard(sh, other) >= threshold:
+            if low <= len(other) <= high and _jaccard(sh, other) >= threshold:
                 kept[i] = kept[i].model_copy(update={"duplicates": [*kept[i].duplicates, hit.chunk.chunk_id]})
                 break
         else:
@@ -193,10 +196,11 @@ def _shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
     if len(words) < n:
         return {tuple(words)}
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return set(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     if not a and not b:
         return 1.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
