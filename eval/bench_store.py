@@ -32,7 +32,8 @@ VOCAB = 50_000
 BATCH = 1000
 
 
-def _dense(rng: np.random.Generator, n: int) -> np.ndarray:
+def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random unit vectors of ``DIM`` dimensions (float32)."""
     v = rng.standard_normal((n, DIM), dtype=np.float32)
     return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True), dtype=np.float32)
 
@@ -62,8 +63,15 @@ def _chunks(start: int, n: int) -> list[Chunk]:
     ]
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def p50_p95(values: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile (``statistics.quantiles``, exclusive method), rounded."""
+    q = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
+    return round(statistics.median(values), 2), round(q[18], 2)
 
 
 def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
@@ -83,7 +91,7 @@ def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     for start in range(0, points, BATCH):
         n = min(BATCH, points - start)
-        store.upsert_chunks(_chunks(start, n), _dense(rng, n), [_sparse(rng, 30) for _ in range(n)])
+        store.upsert_chunks(_chunks(start, n), unit_vectors(rng, n), [_sparse(rng, 30) for _ in range(n)])
     store.flush()
     insert_s = time.perf_counter() - t0
     optimize_s = 0.0
@@ -92,7 +100,7 @@ def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
         store.optimize()
         optimize_s = time.perf_counter() - t1
 
-    qs = [(_dense(rng, 1)[0], _sparse(rng, 6)) for _ in range(queries)]
+    qs = [(unit_vectors(rng, 1)[0], _sparse(rng, 6)) for _ in range(queries)]
     store.hybrid_search(qs[0][0], qs[0][1], SearchFilters(), limit=10)  # warm-up
     lat: list[float] = []
     for dense, sparse in qs:
@@ -107,7 +115,7 @@ def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
         flat.append((time.perf_counter() - t) * 1000)
     count = store.count_chunks()
     store.close()
-    q = statistics.quantiles(lat, n=20) if len(lat) > 1 else [lat[0]] * 19
+    p50, p95 = p50_p95(lat)
     return {
         "backend": backend,
         "points": points,
@@ -116,10 +124,10 @@ def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
         "insert_s": round(insert_s, 2),
         "optimize_s": round(optimize_s, 2),
         "queries": queries,
-        "hybrid_p50_ms": round(statistics.median(lat), 2),
-        "hybrid_p95_ms": round(q[18], 2),
+        "hybrid_p50_ms": p50,
+        "hybrid_p95_ms": p95,
         "filtered_p50_ms": round(statistics.median(flat), 2),
-        "peak_rss_mb": round(_peak_rss_mb()),
+        "peak_rss_mb": round(peak_rss_mb()),
     }
 
 
