@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.models import Chunk, Span
 from kb.answer import Candidate, sentence_candidates, unanswerable
 from kb.expected import Expect, expected_answer, gives, mentions, names_in
 from kb.models import Hit
+from tests.unit.kb.hits import make_hit
 
 
 @pytest.mark.parametrize(
@@ -94,19 +94,7 @@ def test_mentions_ignores_script_accents_and_case_endings() -> None:
 
 
 def _hit(text: str, *, language: str = "en", country: str | None = None) -> Hit:
-    chunk = Chunk(
-        chunk_id=f"c{abs(hash(text))}",
-        doc_id=f"d{abs(hash(text))}",
-        ordinal=0,
-        text=text,
-        span=Span(start=0, end=len(text)),
-        title="t",
-        path="p",
-        format="txt",
-        language=language,
-        country=country,
-    )
-    return Hit(chunk=chunk, score=1.0)
+    return make_hit(f"c{abs(hash(text))}", text, language=language, country=country)
 
 
 def _evidence(*hits: Hit) -> list[Candidate]:

@@ -7,25 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.models import Chunk, Span
 from kb.errors import ModelLoadError
-from kb.models import Hit
 from kb.rerank import CrossEncoderReranker
 from kb.retrieve import rerank
-
-
-def _hit(cid: str, text: str, score: float) -> Hit:
-    chunk = Chunk(
-        chunk_id=cid,
-        doc_id="d",
-        ordinal=0,
-        text=text,
-        span=Span(start=0, end=len(text)),
-        title="T",
-        path="p",
-        format="md",
-    )
-    return Hit(chunk=chunk, score=score)
+from tests.unit.kb.hits import make_hit
 
 
 class LengthReranker:
@@ -37,10 +22,10 @@ class LengthReranker:
 
 def test_rerank_reorders_the_head_and_records_the_stage_score() -> None:
     hits = [
-        _hit("a", "short", 0.9),
-        _hit("b", "a much longer passage", 0.8),
-        _hit("c", "mid size", 0.7),
-        _hit("d", "tail", 0.1),
+        make_hit("a", "short", 0.9),
+        make_hit("b", "a much longer passage", 0.8),
+        make_hit("c", "mid size", 0.7),
+        make_hit("d", "tail", 0.1),
     ]
     out = rerank(LengthReranker(), "q", hits, top=3)
     assert [h.chunk.chunk_id for h in out] == ["b", "c", "a", "d"]

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from ingest.models import Chunk, Span
 from kb.models import Hit
 from kb.retrieve import collapse_duplicates
+from tests.unit.kb.hits import make_hit
 
 BASE = " ".join(f"word{i}" for i in range(200))
 
 
 def _hit(n: int, text: str) -> Hit:
-    chunk = Chunk(
-        chunk_id=f"c{n}",
-        doc_id=f"d{n}",
-        ordinal=0,
-        text=text,
-        span=Span(start=0, end=len(text)),
-        title="t",
-        path="p",
-        format="txt",
-    )
-    return Hit(chunk=chunk, score=1.0 / (n + 1))
+    return make_hit(f"c{n}", text, 1.0 / (n + 1))
 
 
 def test_near_identical_chunks_collapse_into_the_first() -> None:
