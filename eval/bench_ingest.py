@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from eval.run import machine
-from kb.embed import Embedder, SentenceTransformerEmbedder, load_embedder
+from kb.embed import Embedder, EmbedderWrapper, SentenceTransformerEmbedder, load_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ STAGES = {
 }
 
 
-class TimedEmbedder:
+class TimedEmbedder(EmbedderWrapper):
     """An :class:`Embedder` passing every call to a real one, timing it and keeping passage texts.
 
     Args:
@@ -64,27 +64,12 @@ class TimedEmbedder:
     """
 
     def __init__(self, inner: Embedder, keep_vectors: bool = False) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.keep_vectors = keep_vectors
         self.passage_calls: list[list[str]] = []
         self.vectors: dict[str, np.ndarray] = {}
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.last_s = 0.0
-
-    @property
-    def model_id(self) -> str:
-        """The real model's identity."""
-        return self.inner.model_id
-
-    @property
-    def dim(self) -> int:
-        """The real model's dimension."""
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        """The real model's token limit."""
-        return self.inner.max_tokens
 
     def count_tokens(self, text: str) -> int:
         """Token count from the real model (timed)."""

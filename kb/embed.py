@@ -293,20 +293,11 @@ def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch
     return SentenceTransformerEmbedder(name, models_dir, threads=threads, batch_size=batch_size)
 
 
-class CachingEmbedder:
-    """Wraps an embedder and remembers passage and query vectors by text (bounded LRU).
+class EmbedderWrapper:
+    """An :class:`Embedder` that passes every call to ``inner``; subclasses add behaviour around it."""
 
-    Answers and speaker finding embed the sentences of the chunks they read; popular chunks
-    come back again and again, so a cache removes most of that work. Thread-safe.
-    """
-
-    def __init__(self, inner: Embedder, max_items: int = 50_000) -> None:
-        from collections import OrderedDict
-
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
-        self.max_items = max_items
-        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -326,6 +317,30 @@ class CachingEmbedder:
     def count_tokens(self, text: str) -> int:
         """Tokens the wrapped model sees for a passage."""
         return self.inner.count_tokens(text)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors from the wrapped model."""
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors from the wrapped model."""
+        return self.inner.embed_queries(texts)
+
+
+class CachingEmbedder(EmbedderWrapper):
+    """Wraps an embedder and remembers passage and query vectors by text (bounded LRU).
+
+    Answers and speaker finding embed the sentences of the chunks they read; popular chunks
+    come back again and again, so a cache removes most of that work. Thread-safe.
+    """
+
+    def __init__(self, inner: Embedder, max_items: int = 50_000) -> None:
+        from collections import OrderedDict
+
+        super().__init__(inner)
+        self.max_items = max_items
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors, computed only for texts not seen recently."""
