@@ -20,7 +20,7 @@ from ingest.chunking import split_sentences
 from ingest.models import Span
 from kb.countries import countries_in
 from kb.embed import Embedder
-from kb.expected import expected_answer, gives, mentions, names_in
+from kb.expected import expected_answer, gives, missing_names, names_in
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
 from kb.retrieve import Retriever, validate_query
 from kb.sparse import SparseEncoder
@@ -201,12 +201,12 @@ def unanswerable(
     if not any(gives(c.text, expect, question, c.hit.chunk.language) for c in evidence):
         return f"no passage gives the {expect.describe} the question asks for"
     if language and any(h.chunk.language == language for h in hits):
-        texts = [h.chunk.text for h in hits]
-        missing = [name for name in names_in(question, language) if not mentions(texts, name)]
+        missing = missing_names([h.chunk.text for h in hits], names_in(question, language))
         if missing:
             return f"no passage mentions {', '.join(missing)}"
     named = set() if country_scoped else set(countries_in(question))
-    if named and not any(c.hit.chunk.country in named or named & set(countries_in(c.hit.chunk.text)) for c in evidence):
+    chunks = {c.hit.chunk.chunk_id: c.hit.chunk for c in evidence}.values()  # several sentences share a chunk
+    if named and not any(chunk.country in named or named & set(countries_in(chunk.text)) for chunk in chunks):
         return f"no passage is about {', '.join(sorted(named))}"
     return None
 

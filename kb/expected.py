@@ -226,10 +226,20 @@ def names_in(question: str, language: str | None) -> list[str]:
 
 def mentions(texts: Iterable[str], name: str) -> bool:
     """True when any text holds ``name``, or an inflected form of it, ignoring accents and script."""
-    key = _fold(name)
-    stem = key[: max(4, len(key) - 2)] if len(key) > 4 else key
-    pattern = re.compile(r"(?<![a-z0-9])" + re.escape(stem))
-    return any(pattern.search(_fold(text)) for text in texts)
+    return not missing_names(texts, [name])
+
+
+def missing_names(texts: Iterable[str], names: Iterable[str]) -> list[str]:
+    """The names no text holds (as :func:`mentions` compares them); each text is folded once."""
+    folded = [_fold(text) for text in texts]
+    missing = []
+    for name in names:
+        key = _fold(name)
+        stem = key[: max(4, len(key) - 2)] if len(key) > 4 else key
+        pattern = re.compile(r"(?<![a-z0-9])" + re.escape(stem))
+        if not any(pattern.search(text) for text in folded):
+            missing.append(name)
+    return missing
 
 
 def _fold(text: str) -> str:
