@@ -31,6 +31,9 @@ _MIN_CHARS = 25
 _MIN_WORDS = 4
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CLOSES = re.compile(r"[.!?…:;)\]\"»”'’]$")
+_LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-•*–·▪])\s+\S")
+_HEADING_CHARS = 120  # a longer line without closing punctuation is prose that lost its full stop
+_LIST_CHARS = 700  # most characters a sentence and the list it introduces may quote
 
 NO_EVIDENCE = {
     "en": "The knowledge base has no evidence to answer this question.",
@@ -61,6 +64,15 @@ class Candidate:
     start: int  # offsets into the document text
     end: int
     text: str
+    list_end: int = 0  # document offset where the list this sentence introduces ends; 0: none
+
+    def with_list(self) -> Candidate:
+        """This sentence extended over the list it introduces ("... three tasks:" and the tasks)."""
+        if self.list_end <= self.end:
+            return self
+        base = self.hit.chunk.span.start
+        text = self.hit.chunk.text[self.start - base : self.list_end - base]
+        return Candidate(self.hit_rank, self.hit, self.start, self.list_end, text)
 
 
 @dataclass
@@ -84,7 +96,7 @@ class Answerer:
     embedder: Embedder
     sparse: SparseEncoder
     hits: int = 8
-    max_sentences: int = 5
+    max_sentences: int = 7
     mmr_lambda: float = 0.7
     min_score: float = 0.80
     relative_window: float = 0.06
@@ -174,7 +186,7 @@ class Answerer:
         if refusal:
             return [], refusal
         chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)
-        picked = [candidates[i] for i in chosen]
+        picked = [candidates[i].with_list() for i in chosen]
         doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
         picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
         return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)], None
@@ -244,7 +256,7 @@ def render(citations: Sequence[Citation], language: str | None) -> str:
     parts = []
     for c in citations:
         marker = f"[{c.language.upper()}] " if c.language and language and c.language != language else ""
-        parts.append(f"{marker}{c.quote} [{c.n}]")
+        parts.append(f"{marker}{' '.join(c.quote.split())} [{c.n}]")
     return " ".join(parts)
 
 
@@ -262,13 +274,50 @@ def sentence_candidates(rank: int, hit: Hit) -> list[Candidate]:
     for line in text.split("\n"):
         line_end = line_start + len(line)
         body = line_start + _speaker_prefix_len(line, chunk.speakers)
-        heading = _is_heading(text[body:line_end])
-        for s, e in split_sentences(text, body, line_end):
-            sentence = text[s:e]
-            if _can_answer(sentence) and not (heading and sentence.strip() == text[body:line_end].strip()):
-                out.append(Candidate(rank, hit, base + s, base + e, sentence))
+        if not (_is_heading(text[body:line_end]) and line_end - body <= _HEADING_CHARS):
+            sentences = split_sentences(text, body, line_end)
+            introduces = line.rstrip().endswith(":")
+            for i, (s, e) in enumerate(sentences):
+                if _can_answer(text[s:e]):
+                    # The sentence that ends a line with a colon (or the one before it) introduces a list.
+                    list_end = _list_end(text, line_end, s) if introduces and i >= len(sentences) - 2 else 0
+                    out.append(Candidate(rank, hit, base + s, base + e, text[s:e], base + list_end if list_end else 0))
         line_start = line_end + 1
     return out
+
+
+def _list_end(text: str, after: int, start: int) -> int:
+    """Where the list following offset ``after`` in ``text`` ends, keeping the quote from ``start`` short.
+
+    Items are lines with a list marker ("1.", "-", "•"), or plain lines ending with ";" (and the
+    line that closes such a series). Whole items are taken while the quote stays under
+    ``_LIST_CHARS``; a first item too long for that is cut after its first sentence. Returns 0
+    when no list follows.
+    """
+    end, open_series = 0, False
+    line_start = after + 1
+    while line_start < len(text):
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        stripped = line.rstrip()
+        if stripped:
+            if not (_LIST_ITEM.match(line) or stripped.endswith(";") or open_series):
+                break
+            open_series = stripped.endswith(";")
+            item_end = line_start + len(stripped)
+            if item_end - start > _LIST_CHARS:
+                if not end:  # "1." alone is not the item's first sentence
+                    ends = [
+                        e
+                        for s, e in split_sentences(text, line_start, line_end)
+                        if any(ch.isalpha() for ch in text[s:e])
+                    ]
+                    end = ends[0] if ends and ends[0] - start <= _LIST_CHARS else 0
+                break
+            end = item_end
+        line_start = line_end + 1
+    return end
 
 
 def _can_answer(sentence: str) -> bool:
@@ -294,15 +343,14 @@ def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:
 
 
 def _dedupe_spans(picked: list[Candidate]) -> list[Candidate]:
-    """Drop a sentence picked twice through overlapping chunks of one document."""
-    seen: set[tuple[str, int, int]] = set()
-    out = []
-    for c in picked:
-        key = (c.hit.chunk.doc_id, c.start, c.end)
-        if key not in seen:
-            seen.add(key)
+    """Drop a sentence picked twice (through overlapping chunks) or already quoted with a list."""
+    out: list[Candidate] = []
+    for c in sorted(picked, key=lambda c: c.end - c.start, reverse=True):
+        doc = c.hit.chunk.doc_id
+        if not any(o.hit.chunk.doc_id == doc and o.start <= c.start and c.end <= o.end for o in out):
             out.append(c)
-    return out
+    kept = {id(c) for c in out}
+    return [c for c in picked if id(c) in kept]
 
 
 def citation_for(n: int, c: Candidate) -> Citation:

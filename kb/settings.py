@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     rerank_top: int = Field(default=30, ge=1)
 
     # answers
-    answer_sentences: int = Field(default=5, ge=1, le=20)
+    answer_sentences: int = Field(default=7, ge=1, le=20)
     answer_hits: int = Field(default=8, ge=1, le=50)
     answer_mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
     answer_min_score: float | None = None

@@ -1,0 +1,87 @@
+"""Which sentences of a hit can answer, and how a sentence that introduces a list is quoted."""
+
+from __future__ import annotations
+
+from kb.answer import _dedupe_spans, citation_for, sentence_candidates
+from tests.unit.kb.hits import make_hit
+
+POLISH = (
+    "Grupy ad hoc\n\n"
+    "Groups are small and close when their task is done. So far such groups took on three tasks:\n\n"
+    "1. Job descriptions for climate-neutrality coordinators. Cities needed people to join up departments.\n\n"
+    "2. Local ambassadors. The role promotes the Mission among residents.\n\n"
+    "3. A survey of the expertise cities lack most.\n\n"
+    "Ad hoc groups with a clear task deliver faster than standing committees."
+)
+
+
+def _candidates(text: str) -> list:
+    return sentence_candidates(0, make_hit("c1", text))
+
+
+def test_numbered_headings_are_not_answer_sentences() -> None:
+    text = "1. Why reporting is a national issue\n\nHelena opened by recalling how cities submit their work."
+    assert [c.text for c in _candidates(text)] == ["Helena opened by recalling how cities submit their work."]
+
+
+def test_a_long_line_without_a_full_stop_is_still_prose() -> None:
+    line = "The national platform meets the five Mission cities every month and agrees one shared work plan " * 2
+    assert [c.text for c in _candidates(line.strip())] == [line.strip()]
+
+
+def test_a_sentence_introducing_a_list_is_quoted_with_the_list() -> None:
+    by_text = {c.text: c for c in _candidates(POLISH)}
+    for opener in ("Groups are small and close when their task is done.", "So far such groups took on three tasks:"):
+        quoted = by_text[opener].with_list()
+        assert quoted.text == POLISH[quoted.start : quoted.end]
+        assert quoted.text.startswith(opener)
+        assert quoted.text.endswith("A survey of the expertise cities lack most.")
+    # Items are candidates of their own, and do not extend.
+    item = by_text["The role promotes the Mission among residents."]
+    assert item.with_list() is item
+
+
+def test_plain_lines_ending_in_semicolons_are_a_list() -> None:
+    text = (
+        "A small municipality can keep monitoring light:\n"
+        "a short annual report of a few pages for the council;\n"
+        "an inventory every two years based on national defaults;\n"
+        "one person responsible for the data.\n"
+        "The national level publishes the defaults."
+    )
+    quoted = next(c for c in _candidates(text) if c.text.startswith("A small")).with_list()
+    assert quoted.text.endswith("one person responsible for the data.")
+    assert "national level publishes" not in quoted.text
+
+
+def test_a_long_list_is_cut_at_an_item_boundary() -> None:
+    items = "\n".join(
+        f"- Item {i} explains one more step of the national support programme in detail." for i in range(20)
+    )
+    text = f"The programme has these steps:\n{items}"
+    quoted = _candidates(text)[0].with_list()
+    assert 0 < len(quoted.text) <= 700
+    assert quoted.text.endswith("in detail.")
+    assert text[quoted.start : quoted.end] == quoted.text
+
+
+def test_a_colon_line_without_a_list_is_not_extended() -> None:
+    text = "The combined ranking of the working groups was as follows:\n\nNobody expected the data question to win."
+    first = _candidates(text)[0]
+    assert first.with_list() is first
+
+
+def test_sentences_inside_a_quoted_list_are_not_cited_twice() -> None:
+    by_text = {c.text: c for c in _candidates(POLISH)}
+    opener = by_text["So far such groups took on three tasks:"].with_list()
+    item = by_text["A survey of the expertise cities lack most."]
+    kept = _dedupe_spans([item, opener])
+    assert kept == [opener]
+    assert citation_for(1, opener).quote == opener.text
+
+
+def test_a_first_item_too_long_to_quote_whole_is_cut_after_its_first_sentence() -> None:
+    detail = " It goes on to describe every partner and meeting of the working group in turn." * 10
+    text = f"The working group had one single task:\n1. Job descriptions for coordinators.{detail}"
+    quoted = _candidates(text)[0].with_list()
+    assert quoted.text == "The working group had one single task:\n1. Job descriptions for coordinators."
