@@ -88,6 +88,9 @@ class Answerer:
         mmr_lambda: Relevance versus novelty in MMR (1 = relevance only).
         min_score: Similarity below which a sentence is no evidence; calibrated per model.
         relative_window: Sentences scoring more than this below the best one are left out.
+        evidence_window: The refusal checks read the sentences within this of the best one: a
+            figure of the asked-for kind that scores well below the best sentence is about
+            something else (gold questions that get a right answer stay within 0.03).
         cross_lingual_margin: Added to the similarity of sentences in another language than
             the question (cross-lingual similarities run lower for the same meaning).
     """
@@ -100,6 +103,7 @@ class Answerer:
     mmr_lambda: float = 0.7
     min_score: float = 0.80
     relative_window: float = 0.06
+    evidence_window: float = 0.04
     cross_lingual_margin: float = 0.02
 
     def ask(self, question: str, filters: SearchFilters | None = None) -> Answer:
@@ -182,7 +186,8 @@ class Answerer:
         if best < self.min_score:
             return [], f"no passage is similar enough to the question ({best:.3f} < {self.min_score})"
         eligible = [i for i, s in enumerate(sims) if s >= max(self.min_score, best - self.relative_window)]
-        refusal = unanswerable(question, language, hits, [candidates[i] for i in eligible], country_scoped)
+        evidence = [candidates[i] for i in eligible if sims[i] >= best - self.evidence_window]
+        refusal = unanswerable(question, language, hits, evidence, country_scoped)
         if refusal:
             return [], refusal
         chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from kb.answer import _dedupe_spans, citation_for, sentence_candidates
+from collections.abc import Sequence
+from typing import cast
+
+import numpy as np
+import pytest
+
+from kb.answer import Answerer, _dedupe_spans, citation_for, sentence_candidates
+from kb.embed import HashEmbedder
+from kb.retrieve import Retriever
+from kb.sparse import SparseEncoder
 from tests.unit.kb.hits import make_hit
 
 POLISH = (
@@ -85,3 +94,31 @@ def test_a_first_item_too_long_to_quote_whole_is_cut_after_its_first_sentence() 
     text = f"The working group had one single task:\n1. Job descriptions for coordinators.{detail}"
     quoted = _candidates(text)[0].with_list()
     assert quoted.text == "The working group had one single task:\n1. Job descriptions for coordinators."
+
+
+class _ScriptedEmbedder(HashEmbedder):
+    """Gives each passage a chosen cosine similarity to every query."""
+
+    def __init__(self, similarity: dict[str, float]) -> None:
+        super().__init__(dim=2)
+        self.similarity = similarity
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        s = np.array([self.similarity[t] for t in texts], dtype=np.float32)
+        return np.stack([s, np.sqrt(1 - s**2)], axis=1)
+
+
+@pytest.mark.parametrize(("figure_score", "answered"), [(0.87, True), (0.85, False)])
+def test_a_figure_far_below_the_best_sentence_does_not_answer(figure_score: float, answered: bool) -> None:
+    best = "The Alliance welcomed new cities from several countries during the year."
+    figure = "Its secretariat grew to twelve staff members across two offices."
+    embedder = _ScriptedEmbedder({best: 0.90, figure: figure_score})
+    answerer = Answerer(retriever=cast(Retriever, None), embedder=embedder, sparse=SparseEncoder())
+    answer = answerer.answer_from_hits(
+        "How many cities joined the Alliance in 2024?", [make_hit("c1", f"{best} {figure}")]
+    )
+    assert answer.evidence is answered
+    assert answer.refusal == (None if answered else "no passage gives the number the question asks for")
