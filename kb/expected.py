@@ -5,7 +5,8 @@ envelope?" from a question the corpus answers: the best sentence (about the €2
 on topic. Two checks, run on the evidence an answer would cite, catch most of these:
 
 - **Answer type.** A question asking how many, how much, which rate or when needs a number,
-  an amount of money, a percentage or a date that the question does not already contain.
+  an amount of money, a percentage or a date that the question does not already contain;
+  "how many tonnes" needs a figure in tonnes ("50 kt", "2,1 t CO₂e", "3,5 Millionen Tonnen").
 - **Names.** Names the question relies on (places, organisations, acronyms such as "ADEME" or
   "Dunkerque") must occur in the retrieved passages, compared without accents or script
   (``Sofia`` matches ``София``) and by prefix so that inflected forms count.
@@ -35,6 +36,7 @@ class Expect(StrEnum):
     AMOUNT = "amount"  # of money
     PERCENT = "percent"
     DATE = "date"
+    TONNES = "tonnes"  # a mass, usually of emissions
 
     @property
     def describe(self) -> str:
@@ -48,6 +50,7 @@ _DESCRIBE = {
     Expect.AMOUNT: "amount of money",
     Expect.PERCENT: "percentage",
     Expect.DATE: "date",
+    Expect.TONNES: "quantity in tonnes",
 }
 
 
@@ -150,6 +153,15 @@ _DURATION = _words(
     r"tiempo\b|horas\b|d[ií]as\b|tempo\b|ore\b|giorni\b|tijd\b|uren\b|dagen\b|tid\b|timmar\b|dagar\b|"
     r"aika\w*|tunti\w*|czas\w*|godzin\w*|dni\b|čas\w*|hodin\w*|id[oő]\b|[oó]r[aá]\w*|timp\w*"
 )
+# "How many tonnes of CO2 ...": the unit, in the question and after a figure in the answer.
+_TONNE_WORDS = r"tonn\w*|tons?\b|tonel\w*|tun\w*|t[oó]n\w*|τ[οό]ν\w*|тон\w*"
+_TONNES_QUESTION = _words(_TONNE_WORDS)
+_TONNES_FIGURE = re.compile(
+    r"\d(?:[\d.,\s]*\d)?\s*(?:(?:thousand|million|tys\w*|mil\w*|mln|Mio\.?|tis\w*)\s+)?(?:[kmg]?t\b|"
+    + _TONNE_WORDS
+    + ")",
+    re.IGNORECASE,
+)
 
 _CURRENCY = re.compile(
     r"€|\$|£|\b(?:eur|euros?|evro|евро|євро|ευρώ|sek|kr|kronor|pln|z[lł]|zlot\w*|czk|k[cč]|korun\w*|huf|ft|forint\w*|"
@@ -183,6 +195,8 @@ def expected_answer(question: str) -> Expect:
         return Expect.ANY
     if (quantity and _MONEY.search(question)) or (not quantity and _AMOUNT_NOUN.search(question)):
         return Expect.AMOUNT
+    if quantity and _TONNES_QUESTION.search(question):
+        return Expect.TONNES
     if quantity:
         return Expect.COUNT
     if _DATE.search(question) or _WHEN.search(question):
@@ -202,6 +216,8 @@ def gives(sentence: str, expect: Expect, question: str, language: str | None = N
         return bool(_CURRENCY.search(sentence)) and (bool(numbers) or worded)
     if expect is Expect.DATE:
         return bool(numbers) or worded
+    if expect is Expect.TONNES:
+        return bool(_TONNES_FIGURE.search(sentence)) or (worded and bool(_TONNES_QUESTION.search(sentence)))
     return any(not _YEAR.match(n) for n in numbers) or worded
 
 

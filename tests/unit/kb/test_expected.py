@@ -24,6 +24,9 @@ from tests.unit.kb.hits import make_hit
         ("Quel est le montant de la subvention ?", Expect.AMOUNT),
         ("What is the total budget of the project?", Expect.AMOUNT),
         ("Mit welchem Förderbetrag kann eine Pionierstadt rechnen?", Expect.AMOUNT),
+        ("Combien de tonnes de CO2 la ville a-t-elle émis ?", Expect.TONNES),
+        ("¿Cuántas toneladas de CO₂ ha reducido la ciudad?", Expect.TONNES),
+        ("Ile ton CO2 wyemitowało miasto w 2022 roku?", Expect.TONNES),
         ("What interest rate does the bank charge?", Expect.PERCENT),
         ("Welchen Zinssatz zahlt die Stadt?", Expect.PERCENT),
         ("When did the first cities sign?", Expect.DATE),
@@ -71,6 +74,21 @@ def test_amount_needs_a_currency_and_percent_needs_a_percentage() -> None:
     assert not gives("The envelope is large and open to 112 cities.", Expect.AMOUNT, "How much?", "en")
     assert gives("ELENA covers up to 90% of the costs.", Expect.PERCENT, "What rate?", "en")
     assert not gives("The EIB lends €2bn to labelled cities.", Expect.PERCENT, "What interest rate?", "en")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language", "gives_tonnes"),
+    [
+        ("The goal is about 50 kt CO2e by 2030.", "en", True),
+        ("Per inhabitant the target is 2,1 t CO₂e.", "sk", True),
+        ("Die Stadt spart jährlich 3,5 Millionen Tonnen.", "de", True),
+        ("The town now emits twelve thousand tonnes a year.", "en", True),
+        ("Cinco ciudades españolas obtuvieron el Sello de la Misión.", "es", False),
+        ("Emissions fell by 30 % in 2022.", "en", False),
+    ],
+)
+def test_tonnes_need_a_figure_in_tonnes(sentence: str, language: str, gives_tonnes: bool) -> None:
+    assert gives(sentence, Expect.TONNES, "How many tonnes of CO2 did the city emit?", language) is gives_tonnes
 
 
 def test_open_questions_accept_any_sentence() -> None:
