@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.errors import ParseError
 from ingest.metadata import metadata_files
 from ingest.models import Chunk, SourceDoc
@@ -88,6 +88,11 @@ class Indexer:
     batch_chunks: int = 512
     _pending: list[_Pending] = field(default_factory=list, init=False)
 
+    @property
+    def chunking(self) -> str:
+        """What the chunks of an unchanged document depend on: chunker version and token budgets."""
+        return f"{CHUNKER_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
+
     def __post_init__(self) -> None:
         self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
         repaired = self.store.repair()
@@ -136,7 +141,7 @@ class Indexer:
         """Index already parsed documents (bulk imports, tests); always re-checks content."""
         summary = summary or IngestSummary()
         for doc in docs:
-            self._queue(doc, fingerprint=_doc_hash(doc), summary=summary)
+            self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary)
         self._flush(summary)
         self.store.flush()
         return summary
@@ -154,7 +159,7 @@ class Indexer:
 
     def _ingest_file(self, path: Path, summary: IngestSummary) -> None:
         key = _key(path)
-        fingerprint = file_fingerprint(path)
+        fingerprint = file_fingerprint(path, self.chunking)
         previous = self.store.find_by_path(key)
         if previous and all(r.fingerprint == fingerprint for r in previous):
             summary.unchanged += 1
@@ -186,7 +191,7 @@ class Indexer:
                 self.delete(old.doc_id)
 
     def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary) -> None:
-        content = _doc_hash(doc)
+        content = _doc_hash(doc, self.chunking)
         doc = doc.model_copy(update={"content_sha256": content})
         existing = self.store.get_document(doc.doc_id)
         summary.doc_ids.append(doc.doc_id)
@@ -251,9 +256,9 @@ def passage_text(chunk: Chunk) -> str:
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
-def file_fingerprint(path: Path) -> str:
-    """Hash a file together with the metadata files that apply to it."""
-    digest = hashlib.sha256()
+def file_fingerprint(path: Path, chunking: str = "") -> str:
+    """Hash a file together with the metadata files that apply to it, and how it is chunked."""
+    digest = hashlib.sha256(chunking.encode())
     for part in (path, *metadata_files(path)):
         digest.update(str(part.name).encode())
         digest.update(b"\x00")
@@ -261,10 +266,11 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _doc_hash(doc: SourceDoc) -> str:
-    """Hash what a document's chunks depend on: its text and its metadata."""
+def _doc_hash(doc: SourceDoc, chunking: str = "") -> str:
+    """Hash what a document's chunks depend on: its text, its metadata and how it is chunked."""
     payload = json.dumps(
         {
+            "chunking": chunking,
             "text": doc.text,
             "title": doc.title,
             "meta": doc.meta.model_dump(mode="json"),

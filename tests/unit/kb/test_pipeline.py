@@ -262,3 +262,23 @@ def test_a_bulk_file_cut_short_is_not_taken_as_unchanged(kb: KnowledgeBase, tmp_
     assert summary.unchanged < 6 and summary.added > 0
     assert kb.store.count_documents(SearchFilters()) == 6
     assert kb.indexer().ingest([folder]).unchanged == 1  # now complete: the whole file is skipped
+
+
+def test_a_change_of_chunking_rechunks_unchanged_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_corpus(tmp_path / "docs")
+
+    def ingest(**settings: int) -> tuple[tuple[int, int, int], set[str]]:
+        base = KnowledgeBase(Settings(data_dir=tmp_path / "data", embed_model="hash", **settings))
+        try:
+            s = base.indexer().ingest([folder])
+            return (s.added, s.updated, s.unchanged), set(base.store.chunk_ids())
+        finally:
+            base.close()
+
+    first, ids = ingest()
+    assert first == (3, 0, 0)
+    assert ingest()[0] == (0, 0, 3)
+    smaller, small_ids = ingest(chunk_tokens=40, chunk_overlap=0)
+    assert smaller == (0, 3, 0) and len(small_ids) > len(ids) and not small_ids & ids
+    monkeypatch.setattr("kb.indexer.CHUNKER_VERSION", 99)
+    assert ingest(chunk_tokens=40, chunk_overlap=0)[0] == (0, 3, 0), "a new chunker version re-chunks"
