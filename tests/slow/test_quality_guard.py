@@ -2,10 +2,10 @@
 
 Ingests corpus/ with multilingual-e5-small into a session temporary folder and runs the
 fast evaluation (retrieval, refusal, fact recall and citation support). The floors sit a
-little below the figures of the full run in eval/results/gold.json (239 questions, after the
-gold set gained equivalent statements of its facts): nDCG@10 0.7863, Recall@10 0.8739,
-Recall@100 0.9535, MRR@10 0.8231, fact recall 0.6812, refusal of unanswerable questions
-0.6154, false refusals 0.0141 and citation support 1.0. The margin leaves room for small
+little below the figures of the full run in eval/results/gold.json (239 questions, answers
+quoting the lists their sentences introduce): nDCG@10 0.7877, Recall@10 0.8738,
+Recall@100 0.9535, MRR@10 0.8260, fact recall 0.7633, refusal of unanswerable questions
+0.6923, false refusals 0.0141 and citation support 1.0. The margin leaves room for small
 changes of chunk boundaries and for questions added to the gold set.
 """
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 
 FLOORS = {"ndcg@10": 0.75, "recall@10": 0.84, "recall@100": 0.93, "mrr@10": 0.78}
-ANSWER_FLOORS = {"fact_recall": 0.62, "refusal_accuracy": 0.5}
+ANSWER_FLOORS = {"fact_recall": 0.72, "refusal_accuracy": 0.6}
 MAX_FALSE_REFUSAL = 0.04
 
 
