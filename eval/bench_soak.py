@@ -80,7 +80,7 @@ def _uploader(url: str, key: str, round_no: int, out: list[tuple[str, float, int
 def _rss_mb(pid: int) -> float:
     proc = psutil.Process(pid)
     total = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
-    return round(total / 2**20, 1)
+    return float(round(total / 2**20, 1))
 
 
 def run_round(url: str, key: str, clients: int, seconds: float, round_no: int) -> dict[str, Any]:

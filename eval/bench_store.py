@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def run_one(backend: str, points: int, queries: int) -> dict[str, Any]:
         flat.append((time.perf_counter() - t) * 1000)
     count = store.count_chunks()
     store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     p50, p95 = p50_p95(lat)
     return {
         "backend": backend,

@@ -143,7 +143,7 @@ def _llamaindex(docs: list[tuple[str, str]], models: Path) -> tuple[Any, float]:
     from kb.embed import load_embedder
     from kb.settings import DEFAULT_MODEL
 
-    class KbEmbedding(BaseEmbedding):  # type: ignore[misc]
+    class KbEmbedding(BaseEmbedding):
         """LlamaIndex adapter around the project's sentence-transformers embedder."""
 
         _inner: Any = PrivateAttr()
@@ -172,7 +172,7 @@ def _llamaindex(docs: list[tuple[str, str]], models: Path) -> tuple[Any, float]:
     retriever = index.as_retriever(similarity_top_k=DEPTH)
 
     def search(text: str) -> list[str]:
-        return [n.node.ref_doc_id for n in retriever.retrieve(text)]
+        return [n.node.ref_doc_id or "" for n in retriever.retrieve(text)]
 
     return search, ingest_s
 
