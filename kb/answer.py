@@ -348,11 +348,16 @@ def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:
 
 
 def _dedupe_spans(picked: list[Candidate]) -> list[Candidate]:
-    """Drop a sentence picked twice (through overlapping chunks) or already quoted with a list."""
+    """Keep the longest of quotes that overlap in one document.
+
+    Overlapping chunks give the same sentence twice, a sentence may already be quoted with the
+    list it belongs to, and two chunks may cut one list at different places. Quotes are not
+    merged across chunks, so each stays inside the chunk it cites.
+    """
     out: list[Candidate] = []
     for c in sorted(picked, key=lambda c: c.end - c.start, reverse=True):
         doc = c.hit.chunk.doc_id
-        if not any(o.hit.chunk.doc_id == doc and o.start <= c.start and c.end <= o.end for o in out):
+        if not any(o.hit.chunk.doc_id == doc and o.start < c.end and c.start < o.end for o in out):
             out.append(c)
     kept = {id(c) for c in out}
     return [c for c in picked if id(c) in kept]

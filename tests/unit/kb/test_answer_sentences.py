@@ -8,6 +8,7 @@ from typing import cast
 import numpy as np
 import pytest
 
+from ingest.models import Span
 from kb.answer import Answerer, _dedupe_spans, citation_for, sentence_candidates
 from kb.embed import HashEmbedder
 from kb.retrieve import Retriever
@@ -122,3 +123,20 @@ def test_a_figure_far_below_the_best_sentence_does_not_answer(figure_score: floa
     )
     assert answer.evidence is answered
     assert answer.refusal == (None if answered else "no passage gives the number the question asks for")
+
+
+def test_two_chunks_cutting_one_list_differently_give_one_quote() -> None:
+    cut = POLISH.index("3. A survey")
+    second = POLISH.index("So far such groups")
+    first_hit = make_hit("c1", POLISH[:cut].rstrip())
+    later = make_hit("c2", POLISH[second:])
+    chunk = later.chunk.model_copy(
+        update={"doc_id": first_hit.chunk.doc_id, "span": Span(start=second, end=len(POLISH))}
+    )
+    later = later.model_copy(update={"chunk": chunk})
+    short = next(c for c in sentence_candidates(0, first_hit) if c.text.startswith("Groups are small")).with_list()
+    full = next(c for c in sentence_candidates(1, later) if c.text.startswith("So far")).with_list()
+    assert short.start < full.start < short.end < full.end, "the two quotes overlap without one holding the other"
+    (kept,) = _dedupe_spans([short, full])
+    assert POLISH[kept.start : kept.end] == kept.text
+    assert kept is max((short, full), key=lambda c: c.end - c.start)
