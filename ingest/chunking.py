@@ -18,13 +18,13 @@ from ingest.models import Chunk, Element, SourceDoc, Span, Turn
 
 TokenCounter = Callable[[str], int]
 
-_WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-# A sentence ends at . ! ? ; (Greek question mark) or … followed by space and an opening
-# character of the next sentence. Kept simple on purpose: chunks only need sensible cut points.
 # Bump when the same document would be cut into different chunks (sentence, section or
 # token rules): indexes built by an older version then re-chunk every document once.
 CHUNKER_VERSION = 2
 
+_WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# A sentence ends at . ! ? ; (Greek question mark) or … followed by space and an opening
+# character of the next sentence. Kept simple on purpose: chunks only need sensible cut points.
 _SENTENCE_END = re.compile(r"(?<=[.!?;…])[\"'”»)]*\s+(?=[\"'“«(\[]?[\w¿¡])", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 # A period after these ends an abbreviation, not a sentence ("3,6 Mio. Euro", "Dr. Novak", "e.g. Lyon").

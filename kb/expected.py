@@ -154,7 +154,10 @@ _DURATION = _words(
     r"aika\w*|tunti\w*|czas\w*|godzin\w*|dni\b|čas\w*|hodin\w*|id[oő]\b|[oó]r[aá]\w*|timp\w*"
 )
 # "How many tonnes of CO2 ...": the unit, in the question and after a figure in the answer.
-_TONNE_WORDS = r"tonn\w*|tons?\b|tonel\w*|tun\w*|t[oó]n\w*|τ[οό]ν\w*|тон\w*"
+_TONNE_WORDS = (
+    r"tonn\w*|tons?\b|tone\b|tonel\w*|t[oó]n[ayu]?\b|tonach\b|tun[yuě]?\b|tunách\b|"
+    r"τ[οό]ν(?:ος|οι|ους|ων)\b|тон(?:н\w*|а|и|ове)\b"
+)
 _TONNES_QUESTION = _words(_TONNE_WORDS)
 _TONNES_FIGURE = re.compile(
     r"\d(?:[\d.,\s]*\d)?\s*(?:(?:thousand|million|tys\w*|mil\w*|mln|Mio\.?|tis\w*)\s+)?(?:[kmg]?t\b|"
