@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from ingest.models import Span
-from kb.answer import Answerer, _dedupe_spans, citation_for, sentence_candidates
+from kb.answer import Answerer, Candidate, _dedupe_spans, citation_for, sentence_candidates
 from kb.embed import HashEmbedder
 from kb.retrieve import Retriever
 from kb.sparse import SparseEncoder
 from tests.unit.kb.hits import make_hit
 
-POLISH = (
+AD_HOC_GROUPS = (
     "Grupy ad hoc\n\n"
     "Groups are small and close when their task is done. So far such groups took on three tasks:\n\n"
     "1. Job descriptions for climate-neutrality coordinators. Cities needed people to join up departments.\n\n"
@@ -25,7 +25,7 @@ POLISH = (
 )
 
 
-def _candidates(text: str) -> list:
+def _candidates(text: str) -> list[Candidate]:
     return sentence_candidates(0, make_hit("c1", text))
 
 
@@ -40,10 +40,10 @@ def test_a_long_line_without_a_full_stop_is_still_prose() -> None:
 
 
 def test_a_sentence_introducing_a_list_is_quoted_with_the_list() -> None:
-    by_text = {c.text: c for c in _candidates(POLISH)}
+    by_text = {c.text: c for c in _candidates(AD_HOC_GROUPS)}
     for opener in ("Groups are small and close when their task is done.", "So far such groups took on three tasks:"):
         quoted = by_text[opener].with_list()
-        assert quoted.text == POLISH[quoted.start : quoted.end]
+        assert quoted.text == AD_HOC_GROUPS[quoted.start : quoted.end]
         assert quoted.text.startswith(opener)
         assert quoted.text.endswith("A survey of the expertise cities lack most.")
     # Items are candidates of their own, and do not extend.
@@ -82,7 +82,7 @@ def test_a_colon_line_without_a_list_is_not_extended() -> None:
 
 
 def test_sentences_inside_a_quoted_list_are_not_cited_twice() -> None:
-    by_text = {c.text: c for c in _candidates(POLISH)}
+    by_text = {c.text: c for c in _candidates(AD_HOC_GROUPS)}
     opener = by_text["So far such groups took on three tasks:"].with_list()
     item = by_text["A survey of the expertise cities lack most."]
     kept = _dedupe_spans([item, opener])
@@ -126,17 +126,17 @@ def test_a_figure_far_below_the_best_sentence_does_not_answer(figure_score: floa
 
 
 def test_two_chunks_cutting_one_list_differently_give_one_quote() -> None:
-    cut = POLISH.index("3. A survey")
-    second = POLISH.index("So far such groups")
-    first_hit = make_hit("c1", POLISH[:cut].rstrip())
-    later = make_hit("c2", POLISH[second:])
+    cut = AD_HOC_GROUPS.index("3. A survey")
+    second = AD_HOC_GROUPS.index("So far such groups")
+    first_hit = make_hit("c1", AD_HOC_GROUPS[:cut].rstrip())
+    later = make_hit("c2", AD_HOC_GROUPS[second:])
     chunk = later.chunk.model_copy(
-        update={"doc_id": first_hit.chunk.doc_id, "span": Span(start=second, end=len(POLISH))}
+        update={"doc_id": first_hit.chunk.doc_id, "span": Span(start=second, end=len(AD_HOC_GROUPS))}
     )
     later = later.model_copy(update={"chunk": chunk})
     short = next(c for c in sentence_candidates(0, first_hit) if c.text.startswith("Groups are small")).with_list()
     full = next(c for c in sentence_candidates(1, later) if c.text.startswith("So far")).with_list()
     assert short.start < full.start < short.end < full.end, "the two quotes overlap without one holding the other"
     (kept,) = _dedupe_spans([short, full])
-    assert POLISH[kept.start : kept.end] == kept.text
+    assert AD_HOC_GROUPS[kept.start : kept.end] == kept.text
     assert kept is max((short, full), key=lambda c: c.end - c.start)
