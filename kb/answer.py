@@ -2,8 +2,10 @@
 
 No language model is needed: the most relevant sentences of the top hits are chosen by
 query-sentence similarity with the same embedder, diversified with MMR, ordered by document
-and position, and cited with ``[n]`` markers. Below a calibrated similarity the answer says
-the knowledge base has no evidence rather than padding with unrelated text.
+and position, and cited with ``[n]`` markers. A sentence that introduces a list ("... three
+tasks:") is quoted with the list. Below a calibrated similarity, or when the evidence lacks
+what the question asks for (kb/expected.py), the answer says the knowledge base has no
+evidence rather than padding with unrelated text.
 """
 
 from __future__ import annotations
