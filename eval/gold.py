@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class GoldItem:
     speakers: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
+    part: str = "tuning"  # or "heldout" (eval/gold/split.json)
 
     @property
     def answerable(self) -> bool:
@@ -93,8 +94,24 @@ def load_gold(folder: Path = GOLD_DIR) -> list[GoldItem]:
                 raise ValueError(f"{where}: duplicate id {item.id}")
             seen.add(item.id)
             items.append(item)
+    split = folder / "split.json"
+    if split.exists():
+        items = apply_split(items, json.loads(split.read_text(encoding="utf-8")))
     logger.info("loaded %d gold questions from %s", len(items), folder)
     return items
+
+
+def apply_split(items: list[GoldItem], split: dict[str, Any]) -> list[GoldItem]:
+    """Mark each item ``tuning`` or ``heldout``: by its first relevant document, or by id when it has none.
+
+    Thresholds and rules are chosen on the tuning part; the held-out part is only reported.
+    """
+    documents, unanswerable = set(split["heldout_documents"]), set(split["heldout_unanswerable"])
+    out = []
+    for it in items:
+        held = it.relevant[0].doc_id in documents if it.relevant else it.id in unanswerable
+        out.append(replace(it, part="heldout" if held else "tuning"))
+    return out
 
 
 def language_pair(item: GoldItem, doc_languages: dict[str, str | None]) -> str:

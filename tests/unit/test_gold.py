@@ -131,3 +131,20 @@ def test_questions_are_not_copied_from_passages(kind: str) -> None:
         for rel in item["relevant"]:
             for passage in rel["passages"]:
                 assert q not in normalise_space(passage).casefold(), item["_where"]
+
+
+def test_the_held_out_part_is_fixed_by_document_and_covers_every_kind() -> None:
+    from eval.gold import load_gold as load_items
+
+    split = json.loads((GOLD / "split.json").read_text(encoding="utf-8"))
+    held_docs = set(split["heldout_documents"])
+    assert held_docs <= set(corpus_docs()), held_docs - set(corpus_docs())
+    items = load_items(GOLD)
+    parts = Counter((it.kind, it.part) for it in items)
+    for kind in MINIMUMS:
+        assert parts[(kind, "heldout")] >= 5 and parts[(kind, "tuning")] >= 5, (kind, parts)
+    for it in items:
+        if it.relevant:  # a question goes with its first relevant document
+            assert (it.part == "heldout") == (it.relevant[0].doc_id in held_docs), it.id
+        else:
+            assert (it.part == "heldout") == (it.id in split["heldout_unanswerable"]), it.id
