@@ -1,11 +1,15 @@
 """Extractive answers with verbatim, span-located citations, and country comparisons.
 
-No language model is needed: the most relevant sentences of the top hits are chosen by
-query-sentence similarity with the same embedder, diversified with MMR, ordered by document
-and position, and cited with ``[n]`` markers. A sentence that introduces a list ("... three
-tasks:") is quoted with the list. Below a calibrated similarity, or when the evidence lacks
-what the question asks for (kb/expected.py), the answer says the knowledge base has no
-evidence rather than padding with unrelated text.
+No language model is needed. Whether to answer is decided on the retrieved chunks' sentences:
+below a calibrated query-sentence similarity, or when the evidence lacks what the question asks
+for (kb/expected.py), the answer says the knowledge base has no evidence rather than padding
+with unrelated text. Which sentences to quote is decided by the reader (:mod:`kb.reader`, a
+cross-encoder trained by this project), which reads the question with each chunk and scores
+every sentence as an answer: the answer leads with the sentences it rates best, leaves out
+near-duplicates (keeping the one in the question's language) and cites each with ``[n]``.
+Without a reader (``KB_READER=false``, or a test's fake embedder) the sentences are the most
+similar ones, diversified with MMR and in document order. A sentence that introduces a list
+("... three tasks:") is quoted with the list.
 """
 
 from __future__ import annotations
@@ -18,24 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.chunking import split_sentences
-from ingest.models import Span
 from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
+from kb.reader import Reader, ReaderPassage
 from kb.retrieve import Retriever, validate_query
+from kb.sentences import Candidate, citation_for, dedupe_spans, sentence_candidates
 from kb.sparse import SparseEncoder
 
 logger = logging.getLogger(__name__)
 
-_MIN_CHARS = 25
-_MIN_WORDS = 4
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CLOSES = re.compile(r"[.!?…:;)\]\"»”'’]$")
-_LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-•*–·▪])\s+\S")
-_HEADING_CHARS = 120  # a longer line without closing punctuation is prose that lost its full stop
-_LIST_CHARS = 700  # most characters a sentence and the list it introduces may quote
 
 NO_EVIDENCE = {
     "en": "The knowledge base has no evidence to answer this question.",
@@ -59,37 +57,28 @@ NO_EVIDENCE = {
 }
 
 
-@dataclass(frozen=True)
-class Candidate:
-    hit_rank: int
-    hit: Hit
-    start: int  # offsets into the document text
-    end: int
-    text: str
-    list_end: int = 0  # document offset where the list this sentence introduces ends; 0: none
-
-    def with_list(self) -> Candidate:
-        """This sentence extended over the list it introduces ("... three tasks:" and the tasks)."""
-        if self.list_end <= self.end:
-            return self
-        base = self.hit.chunk.span.start
-        text = self.hit.chunk.text[self.start - base : self.list_end - base]
-        return Candidate(self.hit_rank, self.hit, self.start, self.list_end, text)
-
-
 @dataclass
 class Answerer:
     """Builds extractive answers from retrieved chunks.
 
     Attributes:
         retriever: Hybrid search.
-        embedder: Scores query-sentence similarity (the retrieval model).
+        embedder: Scores query-sentence similarity (the retrieval model) and finds near-duplicates.
         sparse: Detects the question's language.
+        reader: Chooses the answer sentences; ``None``: the most similar ones, by MMR.
         hits: Chunks read per question.
         max_sentences: Most sentences in an answer.
-        mmr_lambda: Relevance versus novelty in MMR (1 = relevance only).
+        min_probability: Refuse when the reader's probability that some chunk answers is below
+            this (0: the reader does not refuse; chosen on the gold set's tuning part).
+        sentence_window: Reader: sentences whose log-odds fall more than this below the best
+            one's are left out (chosen on the gold set's tuning part).
+        min_sentence_score: Reader: log-odds a sentence needs to be quoted at all.
+        duplicate_similarity: Reader: cosine above which two sentences state the same thing
+            (often a translation); only one is quoted, preferably in the question's language.
+        mmr_lambda: Without reader: relevance versus novelty in MMR (1 = relevance only).
         min_score: Similarity below which a sentence is no evidence; calibrated per model.
-        relative_window: Sentences scoring more than this below the best one are left out.
+        relative_window: Without reader: sentences scoring more than this below the best one
+            are left out.
         evidence_window: The refusal checks read the sentences within this of the best one: a
             figure of the asked-for kind that scores well below the best sentence is about
             something else (gold questions that get a right answer stay within 0.03).
@@ -100,10 +89,15 @@ class Answerer:
     retriever: Retriever
     embedder: Embedder
     sparse: SparseEncoder
+    reader: Reader | None = None
     hits: int = 8
     max_sentences: int = 7
+    min_probability: float = 0.0
+    sentence_window: float = 4.0
+    min_sentence_score: float = -2.0
+    duplicate_similarity: float = 0.93
     mmr_lambda: float = 0.7
-    min_score: float = 0.80
+    min_score: float = 0.815
     relative_window: float = 0.06
     evidence_window: float = 0.04
     cross_lingual_margin: float = 0.02
@@ -129,23 +123,25 @@ class Answerer:
         """
         started = time.perf_counter() if started is None else started
         language = question_language(self.sparse, question)
-        citations, refusal = self._select(question, hits, language, country_scoped)
+        selection = self._select(question, hits, language, country_scoped)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        if not citations:
-            logger.debug("no evidence for %r: %s", question, refusal)
+        if not selection.citations:
+            logger.debug("no evidence for %r: %s", question, selection.refusal)
             return Answer(
                 question=question,
                 answer=no_evidence_text(language),
                 evidence=False,
-                refusal=refusal,
+                refusal=selection.refusal,
+                confidence=selection.confidence,
                 language=language,
                 took_ms=elapsed,
             )
         return Answer(
             question=question,
-            answer=render(citations, language),
-            citations=citations,
+            answer=render(selection.citations, language),
+            citations=selection.citations,
             evidence=True,
+            confidence=selection.confidence,
             language=language,
             took_ms=elapsed,
         )
@@ -170,14 +166,25 @@ class Answerer:
             )
         return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    def _select(
-        self, question: str, hits: Sequence[Hit], language: str | None, country_scoped: bool
-    ) -> tuple[list[Citation], str | None]:
-        """The cited sentences, or none and the reason."""
+    def by_answer_probability(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` reordered by the reader's probability that they answer (unchanged without a reader)."""
+        if self.reader is None:
+            return list(hits)
+        readings = self.reader.read(question, [reader_passage(h, sentence_candidates(0, h)) for h in hits])
+        order = sorted(range(len(hits)), key=lambda i: -readings[i].answer_probability)
+        return [hits[i] for i in order]
+
+    def _select(self, question: str, hits: Sequence[Hit], language: str | None, country_scoped: bool) -> Selection:
+        """The cited sentences, or none and the reason.
+
+        Refusals come from the similarity checks (a calibrated similarity, then what the
+        question asks for, see :func:`unanswerable`) and, when ``min_probability`` is set, from
+        the reader's confidence. Sentences are chosen by the reader when there is one.
+        """
         hits = focus_on_named_countries(question, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
-            return [], "no passage found"
+            return Selection([], "no passage found")
         q = self.embedder.embed_queries([question])[0]
         vectors = self.embedder.embed_passages([c.text for c in candidates])
         # A translation scores lower than the same words would: sentences in another language
@@ -185,18 +192,86 @@ class Answerer:
         other = np.array([bool(language and c.hit.chunk.language not in (None, language)) for c in candidates])
         sims = vectors @ q + self.cross_lingual_margin * other
         best = float(sims.max())
+        confidence, scores = self._read(question, hits, candidates) if self.reader is not None else (None, None)
         if best < self.min_score:
-            return [], f"no passage is similar enough to the question ({best:.3f} < {self.min_score})"
+            return Selection(
+                [], f"no passage is similar enough to the question ({best:.3f} < {self.min_score})", confidence
+            )
         eligible = [i for i, s in enumerate(sims) if s >= max(self.min_score, best - self.relative_window)]
         evidence = [candidates[i] for i in eligible if sims[i] >= best - self.evidence_window]
         refusal = unanswerable(question, language, hits, evidence, country_scoped)
         if refusal:
-            return [], refusal
-        chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)
-        picked = [candidates[i].with_list() for i in chosen]
-        doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
-        picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
-        return [citation_for(n, c) for n, c in enumerate(_dedupe_spans(picked), start=1)], None
+            return Selection([], refusal, confidence)
+        if confidence is not None and scores is not None:
+            if confidence < self.min_probability:
+                reason = (
+                    f"no passage answers the question (reader confidence {confidence:.2f} < {self.min_probability})"
+                )
+                return Selection([], reason, confidence)
+            chosen = self._by_reader(scores, vectors, candidates, language)
+            picked = dedupe_spans([candidates[i].with_list() for i in chosen])
+        else:
+            chosen = mmr(vectors, sims, eligible, self.max_sentences, self.mmr_lambda)
+            picked = [candidates[i].with_list() for i in chosen]
+            doc_order = {c.hit.chunk.doc_id: c.hit_rank for c in sorted(picked, key=lambda c: c.hit_rank)}
+            picked.sort(key=lambda c: (doc_order[c.hit.chunk.doc_id], c.start))
+            picked = dedupe_spans(picked)
+        return Selection([citation_for(n, c) for n, c in enumerate(picked, start=1)], None, confidence)
+
+    def _read(self, question: str, hits: Sequence[Hit], candidates: list[Candidate]) -> tuple[float, np.ndarray]:
+        """The reader's confidence that some hit answers, and each candidate's log-odds."""
+        assert self.reader is not None
+        per_hit: list[list[int]] = [[] for _ in hits]
+        for i, c in enumerate(candidates):
+            per_hit[c.hit_rank].append(i)
+        read = [r for r in range(len(hits)) if per_hit[r]]
+        readings = self.reader.read(
+            question, [reader_passage(hits[r], [candidates[i] for i in per_hit[r]]) for r in read]
+        )
+        scores = np.full(len(candidates), -np.inf)
+        for r, reading in zip(read, readings, strict=True):
+            scores[per_hit[r]] = reading.sentence_scores
+        return round(max(reading.answer_probability for reading in readings), 4), scores
+
+    def _by_reader(
+        self, scores: np.ndarray, vectors: np.ndarray, candidates: Sequence[Candidate], language: str | None
+    ) -> list[int]:
+        """Up to ``max_sentences`` sentences, best first, within the window of the best one,
+        that state different things.
+
+        Of two sentences saying the same (a translation, or the same sentence in overlapping
+        chunks) the one in the question's language is kept, in the better one's place.
+        """
+        best = float(scores.max())
+        floor = max(self.min_sentence_score, best - self.sentence_window)
+        ranked = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= floor or scores[i] == best]
+        chosen: list[int] = []
+        for k in ranked:
+            same = [j for j in chosen if float(vectors[j] @ vectors[k]) >= self.duplicate_similarity]
+            if not same:
+                if len(chosen) < self.max_sentences:
+                    chosen.append(k)
+                continue
+            mine, theirs = candidates[k].hit.chunk.language, candidates[same[0]].hit.chunk.language
+            if language and mine == language != theirs:
+                chosen[chosen.index(same[0])] = k
+        return chosen
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What an answer cites, or why it refuses, and the reader's confidence when there is one."""
+
+    citations: list[Citation]
+    refusal: str | None
+    confidence: float | None = None
+
+
+def reader_passage(hit: Hit, candidates: Sequence[Candidate]) -> ReaderPassage:
+    """A chunk as the reader reads it: its text, its candidate sentences, its title and section."""
+    base = hit.chunk.span.start
+    context = " / ".join(part for part in (hit.chunk.title, *hit.chunk.section) if part)
+    return ReaderPassage(hit.chunk.text, tuple((c.start - base, c.end - base) for c in candidates), context)
 
 
 def unanswerable(
@@ -270,119 +345,3 @@ def render(citations: Sequence[Citation], language: str | None) -> str:
 def no_evidence_text(language: str | None) -> str:
     """The refusal sentence, in the question's language when we have it."""
     return NO_EVIDENCE.get(language or "en", NO_EVIDENCE["en"])
-
-
-def sentence_candidates(rank: int, hit: Hit) -> list[Candidate]:
-    """Sentences of a hit long enough to answer, in document offsets, without speaker prefixes."""
-    chunk = hit.chunk
-    text, base = chunk.text, chunk.span.start
-    out: list[Candidate] = []
-    line_start = 0
-    for line in text.split("\n"):
-        line_end = line_start + len(line)
-        body = line_start + _speaker_prefix_len(line, chunk.speakers)
-        if not (_is_heading(text[body:line_end]) and line_end - body <= _HEADING_CHARS):
-            sentences = split_sentences(text, body, line_end)
-            introduces = line.rstrip().endswith(":")
-            for i, (s, e) in enumerate(sentences):
-                if _can_answer(text[s:e]):
-                    # The sentence that ends a line with a colon (or the one before it) introduces a list.
-                    list_end = _list_end(text, line_end, s) if introduces and i >= len(sentences) - 2 else 0
-                    out.append(Candidate(rank, hit, base + s, base + e, text[s:e], base + list_end if list_end else 0))
-        line_start = line_end + 1
-    return out
-
-
-def _list_end(text: str, after: int, start: int) -> int:
-    """Where the list following offset ``after`` in ``text`` ends, keeping the quote from ``start`` short.
-
-    Items are lines with a list marker ("1.", "-", "•"), or plain lines ending with ";" (and the
-    line that closes such a series). Whole items are taken while the quote stays under
-    ``_LIST_CHARS``; a first item too long for that is cut after its first sentence. Returns 0
-    when no list follows.
-    """
-    end, open_series = 0, False
-    line_start = after + 1
-    while line_start < len(text):
-        line_end = text.find("\n", line_start)
-        line_end = len(text) if line_end < 0 else line_end
-        line = text[line_start:line_end]
-        stripped = line.rstrip()
-        if stripped:
-            if not (_LIST_ITEM.match(line) or stripped.endswith(";") or open_series):
-                break
-            open_series = stripped.endswith(";")
-            item_end = line_start + len(stripped)
-            if item_end - start > _LIST_CHARS:
-                if not end:  # "1." alone is not the item's first sentence
-                    ends = [
-                        e
-                        for s, e in split_sentences(text, line_start, line_end)
-                        if any(ch.isalpha() for ch in text[s:e])
-                    ]
-                    end = ends[0] if ends and ends[0] - start <= _LIST_CHARS else 0
-                break
-            end = item_end
-        line_start = line_end + 1
-    return end
-
-
-def _can_answer(sentence: str) -> bool:
-    """Prose long enough to state something: not a question, not a line of labels or numbers."""
-    words = _WORD.findall(sentence)
-    if len(sentence) < _MIN_CHARS or len(words) < _MIN_WORDS or sentence.rstrip().endswith(("?", "？")):
-        return False
-    prose = sum(1 for w in words if w.isalpha() and w.islower())
-    return prose >= max(3, len(words) // 3)
-
-
-def _is_heading(line: str) -> bool:
-    """A title, heading or label line: no closing punctuation, and not a table row."""
-    line = line.strip()
-    return bool(line) and not _CLOSES.search(line) and " | " not in line
-
-
-def _speaker_prefix_len(line: str, speakers: Sequence[str]) -> int:
-    for name in speakers:
-        if line.startswith(f"{name}: "):
-            return len(name) + 2
-    return 0
-
-
-def _dedupe_spans(picked: list[Candidate]) -> list[Candidate]:
-    """Keep the longest of quotes that overlap in one document.
-
-    Overlapping chunks give the same sentence twice, a sentence may already be quoted with the
-    list it belongs to, and two chunks may cut one list at different places. Quotes are not
-    merged across chunks, so each stays inside the chunk it cites.
-    """
-    out: list[Candidate] = []
-    for c in sorted(picked, key=lambda c: c.end - c.start, reverse=True):
-        doc = c.hit.chunk.doc_id
-        if not any(o.hit.chunk.doc_id == doc and o.start < c.end and c.start < o.end for o in out):
-            out.append(c)
-    kept = {id(c) for c in out}
-    return [c for c in picked if id(c) in kept]
-
-
-def citation_for(n: int, c: Candidate) -> Citation:
-    chunk = c.hit.chunk
-    turn = next((t for t in chunk.turns if t.span.start <= c.start < max(t.span.end, t.span.start + 1)), None)
-
-    return Citation(
-        n=n,
-        chunk_id=chunk.chunk_id,
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        path=chunk.path,
-        page=chunk.page_start,
-        section=list(chunk.section),
-        start_s=turn.start_s if turn else chunk.start_s,
-        end_s=turn.end_s if turn else chunk.end_s,
-        speakers=[turn.speaker] if turn and turn.speaker else list(chunk.speakers),
-        quote=c.text,
-        span=Span(start=c.start, end=c.end),
-        language=chunk.language,
-        country=chunk.country,
-        doc_type=chunk.doc_type,
-    )

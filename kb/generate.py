@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.chunking import split_sentences
-from kb.answer import Answerer, Candidate, citation_for, no_evidence_text, sentence_candidates
+from kb.answer import Answerer, no_evidence_text
 from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm
 from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck
 from kb.retrieve import Retriever, validate_query
+from kb.sentences import Candidate, citation_for, sentence_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class GenerativeAnswerer:
         baseline = self.extractive.answer_from_hits(question, hits[: self.extractive.hits], started)
         if not baseline.evidence:
             return baseline
-        passages, matrix = self._passages(hits)
+        # the model reads the passages the reader found answering first
+        passages, matrix = self._passages(self.extractive.by_answer_probability(question, hits))
         system, user = build_prompt(question, passages, self.max_sentences)
         try:
             reply = self.llm.complete(system, user)

@@ -136,6 +136,7 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     evidence: bool
     refusal: str | None = None  # why there is no evidence, in English, when there is none
+    confidence: float | None = None  # the reader's probability that the best passage answers
     language: str | None = None
     mode: str = "extractive"
     took_ms: float = 0.0

@@ -15,6 +15,7 @@ from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
 from kb.models import Answer, Comparison, SearchFilters
+from kb.reader import CrossEncoderReader, Reader
 from kb.rerank import CrossEncoderReranker
 from kb.retrieve import Retriever
 from kb.settings import Settings
@@ -112,6 +113,21 @@ class KnowledgeBase:
         )
 
     @cached_property
+    def reader(self) -> Reader | None:
+        """The trained reader (loaded on first use), or ``None`` when ``KB_READER`` is off.
+
+        Unset, the reader runs with every real embedding model; the ``hash`` test embedder
+        stands for "no model at all", so it runs without one.
+        """
+        s = self.settings
+        wanted = s.reader if s.reader is not None else not s.embed_model.startswith("hash")
+        if not wanted:
+            return None
+        from kb.e5convert import ensure_converted
+
+        return CrossEncoderReader(lambda: ensure_converted(s.models_dir), threads=s.embed_threads)
+
+    @cached_property
     def answerer(self) -> Answerer:
         """Extractive answers and comparisons."""
         s = self.settings
@@ -122,8 +138,10 @@ class KnowledgeBase:
             retriever=self.retriever,
             embedder=self.sentence_embedder,
             sparse=self.sparse,
+            reader=self.reader,
             hits=s.answer_hits,
             max_sentences=s.answer_sentences,
+            min_probability=s.answer_min_probability,
             mmr_lambda=s.answer_mmr_lambda,
             min_score=threshold,
         )

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     answer_hits: int = Field(default=8, ge=1, le=50)
     answer_mmr_lambda: float = Field(default=0.7, ge=0.0, le=1.0)
     answer_min_score: float | None = None
+    reader: bool | None = None
+    answer_min_probability: float = Field(default=0.0, ge=0.0, le=1.0)
 
     # optional generation
     llm_url: str | None = None

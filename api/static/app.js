@@ -288,6 +288,7 @@ async function runAsk() {
     out.replaceChildren(el("article", { class: "card answer" + (answer.evidence ? "" : " no-evidence") },
       el("h2", {}, answer.evidence ? "Answer" : "No evidence found"),
       answerParagraph(answer.answer, answer.citations),
+      !answer.evidence && answer.refusal ? el("p", { class: "meta" }, "Why: " + answer.refusal + ".") : null,
       answer.citations.length ? el("h3", {}, "Sources") : null,
       answer.citations.length ? citationList(answer.citations) : null));
     setStatus("ask-status", answer.evidence ? "Click a number to see the quote in its context." : "", "");

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from ingest.models import Span
-from kb.answer import Answerer, Candidate, _dedupe_spans, citation_for, sentence_candidates
+from kb.answer import Answerer
 from kb.embed import HashEmbedder
 from kb.retrieve import Retriever
+from kb.sentences import Candidate, citation_for, dedupe_spans, sentence_candidates
 from kb.sparse import SparseEncoder
 from tests.unit.kb.hits import make_hit
 
@@ -85,7 +86,7 @@ def test_sentences_inside_a_quoted_list_are_not_cited_twice() -> None:
     by_text = {c.text: c for c in _candidates(AD_HOC_GROUPS)}
     opener = by_text["So far such groups took on three tasks:"].with_list()
     item = by_text["A survey of the expertise cities lack most."]
-    kept = _dedupe_spans([item, opener])
+    kept = dedupe_spans([item, opener])
     assert kept == [opener]
     assert citation_for(1, opener).quote == opener.text
 
@@ -137,6 +138,6 @@ def test_two_chunks_cutting_one_list_differently_give_one_quote() -> None:
     short = next(c for c in sentence_candidates(0, first_hit) if c.text.startswith("Groups are small")).with_list()
     full = next(c for c in sentence_candidates(1, later) if c.text.startswith("So far")).with_list()
     assert short.start < full.start < short.end < full.end, "the two quotes overlap without one holding the other"
-    (kept,) = _dedupe_spans([short, full])
+    (kept,) = dedupe_spans([short, full])
     assert AD_HOC_GROUPS[kept.start : kept.end] == kept.text
     assert kept is max((short, full), key=lambda c: c.end - c.start)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer import Candidate, sentence_candidates, unanswerable
+from kb.answer import unanswerable
 from kb.expected import Expect, expected_answer, gives, mentions, names_in
 from kb.models import Hit
+from kb.sentences import Candidate, sentence_candidates
 from tests.unit.kb.hits import make_hit
 
 
