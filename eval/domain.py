@@ -23,8 +23,8 @@ from eval.metrics import (
     person_key,
 )
 from ingest.registry import iter_files, load_path
-from kb.answer import sentence_candidates
 from kb.models import Answer, Hit
+from kb.sentences import sentence_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +77,14 @@ class DomainEval:
         retrieval_rows = self._retrieval([it for it in items if it.answerable])
         latencies: list[float] = []
         for it in items:
-            row: dict[str, Any] = {"id": it.id, "kind": it.kind, "pair": language_pair(it, doc_lang)}
+            row: dict[str, Any] = {"id": it.id, "kind": it.kind, "part": it.part, "pair": language_pair(it, doc_lang)}
             row.update(retrieval_rows.get(it.id, {}))
             started = time.perf_counter()
             hits = self.kb.answerer.retrieve(it.question)
             answer = self.kb.answerer.answer_from_hits(it.question, hits, started)
             latencies.append((time.perf_counter() - started) * 1000)
             refused = not answer.evidence
+            row["confidence"] = answer.confidence
             if it.answerable:
                 row["false_refusal"] = float(refused)
                 if it.facts:
@@ -101,14 +102,16 @@ class DomainEval:
             logger.debug("%s done", it.id)
         result: dict[str, Any] = {
             "questions": len(items),
-            "metrics": aggregate(rows, ALL_METRICS, by=("kind", "pair")),
+            "metrics": aggregate(rows, ALL_METRICS, by=("kind", "pair", "part")),
             "answer_latency_ms": {
                 "p50": round(percentile(latencies, 50), 1),
                 "p95": round(percentile(latencies, 95), 1),
             },
             "rows": rows,
         }
-        if not self.fast:
+        if self.kb.answerer.reader is not None:
+            result["calibration"] = calibrate(rows, self.kb.answerer.min_probability, key="confidence")
+        elif not self.fast:
             result["calibration"] = calibrate(rows, self.kb.answerer.min_score)
         return result
 
@@ -144,61 +147,53 @@ class DomainEval:
         return record.language if record is not None else None
 
 
-def calibrate(rows: Sequence[dict[str, Any]], current: float) -> dict[str, Any]:
-    """Distribution of the best sentence similarity and the threshold that refuses best.
+def calibrate(rows: Sequence[dict[str, Any]], current: float, key: str = "best_similarity") -> dict[str, Any]:
+    """The refusal threshold on ``key`` chosen on the tuning part, and what it gives on the held-out part.
 
-    Refusal accuracy at threshold t is the share of unanswerable questions whose best
-    similarity is below t. Fact recall at t is estimated as the share of answerable questions
-    with facts whose answer (at the current threshold) held a fact and whose best similarity
-    reaches t. The suggestion maximises refusal accuracy among thresholds that keep the fact
-    recall measured at the current threshold; ties go to the value nearest the current one.
+    A question is refused when its ``key`` (the reader's confidence, or without a reader the
+    best sentence similarity) is below the threshold t. At t, refusal accuracy is the share of
+    unanswerable questions refused, false refusal the share of answerable ones refused, and
+    fact recall the share of answerable questions with facts whose answer held a fact and that
+    t lets through (exact for t at or above the threshold the answers were made with). The
+    suggestion maximises refusal accuracy on the tuning part among thresholds that refuse at
+    most 3% of its answerable questions; ties go to the lowest such t.
     """
-    ans = [r for r in rows if r.get("best_similarity") is not None and r["kind"] != "unanswerable"]
-    una = [r for r in rows if r.get("best_similarity") is not None and r["kind"] == "unanswerable"]
+
+    def split(part: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        usable = [r for r in rows if r.get(key) is not None and (part is None or r.get("part", "tuning") == part)]
+        return [r for r in usable if r["kind"] != "unanswerable"], [r for r in usable if r["kind"] == "unanswerable"]
+
+    def at(t: float, part: str | None) -> dict[str, float]:
+        ans, una = split(part)
+        with_facts = [r for r in ans if "fact_recall" in r]
+        return {
+            "refusal_accuracy": round(float(np.mean([r[key] < t for r in una])) if una else 0.0, 4),
+            "fact_recall": round(float(np.mean([r["fact_recall"] == 1.0 and r[key] >= t for r in with_facts])), 4)
+            if with_facts
+            else 0.0,
+            "false_refusal": round(float(np.mean([r[key] < t for r in ans])) if ans else 0.0, 4),
+        }
+
+    ans, una = split("tuning")
     if not ans or not una:
         return {}
-    with_facts = [r for r in ans if "fact_recall" in r]
-
-    def at(t: float) -> tuple[float, float, float]:
-        refusal = float(np.mean([r["best_similarity"] < t for r in una]))
-        facts = float(np.mean([r["fact_recall"] == 1.0 and r["best_similarity"] >= t for r in with_facts]))
-        false_refusal = float(np.mean([r["best_similarity"] < t for r in ans]))
-        return refusal, facts, false_refusal
-
-    base = at(current)
-    grid = sorted({round(x, 3) for x in np.arange(0.70, 0.92, 0.0025)} | {current})
-    best = current
-    for t in grid:
-        refusal, facts, _ = at(t)
-        b_refusal = at(best)[0]
-        nearer = abs(t - current) < abs(best - current)
-        if facts >= base[1] and (refusal > b_refusal or (refusal == b_refusal and nearer)):
-            best = t
+    values = sorted({round(float(r[key]), 4) for r in ans + una})
+    grid = sorted({0.0, current, *values, *(v + 1e-4 for v in values)})
+    allowed = [t for t in grid if at(t, "tuning")["false_refusal"] <= 0.03]
+    best = max(allowed, key=lambda t: (at(t, "tuning")["refusal_accuracy"], -t)) if allowed else current
 
     def dist(values: list[float]) -> dict[str, float]:
         return {f"p{q}": round(float(np.percentile(values, q)), 4) for q in (0, 10, 25, 50, 75, 90, 100)}
 
-    suggested = at(best)
     return {
+        "key": key,
         "current_threshold": current,
-        "answerable": dist([r["best_similarity"] for r in ans]),
-        "unanswerable": dist([r["best_similarity"] for r in una]),
-        "at_current": {
-            "refusal_accuracy": round(base[0], 4),
-            "fact_recall": round(base[1], 4),
-            "false_refusal": round(base[2], 4),
-        },
-        "suggested_threshold": best,
-        "at_suggested": {
-            "refusal_accuracy": round(suggested[0], 4),
-            "fact_recall": round(suggested[1], 4),
-            "false_refusal": round(suggested[2], 4),
-        },
-        "sweep": [
-            {"t": t, "refusal_accuracy": round(a, 4), "fact_recall": round(f, 4), "false_refusal": round(fr, 4)}
-            for t in grid[::4]
-            for a, f, fr in [at(t)]
-        ],
+        "answerable": dist([r[key] for r in split(None)[0]]),
+        "unanswerable": dist([r[key] for r in split(None)[1]]),
+        "suggested_threshold": round(best, 4),
+        "at_current": {part: at(current, part) for part in ("tuning", "heldout")},
+        "at_suggested": {part: at(best, part) for part in ("tuning", "heldout")},
+        "sweep": [{"t": t, **at(t, "tuning")} for t in np.round(np.arange(0.0, 1.0001, 0.05), 2).tolist()],
     }
 
 

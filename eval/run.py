@@ -92,18 +92,27 @@ def run_gold(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[str]]:
     md += ["## Retrieval (document level)", "", *table({"all": m["all"], **m["by_kind"]}, RETRIEVAL_COLUMNS, "kind")]
     md += ["", *table(m["by_pair"], RETRIEVAL_COLUMNS, "language pair")]
     md += ["", "## Answers", "", *table({"all": m["all"], **m["by_kind"]}, ANSWER_COLUMNS, "kind")]
+    md += ["", *table(m["by_part"], ANSWER_COLUMNS, "gold part (eval/gold/split.json)")]
     md += ["", *table(m["by_pair"], ANSWER_COLUMNS, "language pair")]
     if not args.fast:
         md += ["", "## Speakers and comparisons", "", *table({"all": m["all"], **m["by_kind"]}, OTHER_COLUMNS, "kind")]
-        cal = result.get("calibration") or {}
-        if cal:
-            md += ["", "## Evidence threshold calibration (best answer-sentence similarity)", ""]
-            md += table({"answerable": cal["answerable"], "unanswerable": cal["unanswerable"]}, list(cal["answerable"]))
-            md += [
-                "",
-                f"Current threshold {cal['current_threshold']}: {cal['at_current']}.",
-                f"Suggested threshold {cal['suggested_threshold']}: {cal['at_suggested']}.",
-            ]
+    cal = result.get("calibration") or {}
+    if cal:
+        md += ["", f"## Refusal threshold on {cal['key']}, chosen on the tuning part", ""]
+        md += table({"answerable": cal["answerable"], "unanswerable": cal["unanswerable"]}, list(cal["answerable"]))
+        md += [
+            "",
+            *table(
+                {f"current {cal['current_threshold']}, {p}": v for p, v in cal["at_current"].items()},
+                ANSWER_COLUMNS[1:4],
+            ),
+        ]
+        md += [
+            *table(
+                {f"suggested {cal['suggested_threshold']}, {p}": v for p, v in cal["at_suggested"].items()},
+                ANSWER_COLUMNS[1:4],
+            )[2:]
+        ]
     return name, result, md
 
 

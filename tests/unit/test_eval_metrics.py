@@ -100,17 +100,29 @@ def test_real_gold_set_loads() -> None:
     assert all(i.qrels() for i in items if i.answerable)
 
 
-def test_calibration_finds_the_separating_threshold() -> None:
+def test_calibration_chooses_on_the_tuning_part_and_reports_the_held_out_part() -> None:
     rows = [
         {"kind": "factual", "best_similarity": 0.86, "fact_recall": 1.0},
         {"kind": "factual", "best_similarity": 0.84, "fact_recall": 1.0},
         {"kind": "unanswerable", "best_similarity": 0.80},
         {"kind": "unanswerable", "best_similarity": 0.83},
+        # held out: would pull the threshold up if it were tuned on
+        {"kind": "factual", "part": "heldout", "best_similarity": 0.835, "fact_recall": 1.0},
+        {"kind": "unanswerable", "part": "heldout", "best_similarity": 0.85},
     ]
     cal = calibrate(rows, current=0.8)
-    assert cal["at_current"]["refusal_accuracy"] == pytest.approx(0.0)
+    assert cal["at_current"]["tuning"]["refusal_accuracy"] == pytest.approx(0.0)
     assert 0.83 < cal["suggested_threshold"] <= 0.84
-    assert cal["at_suggested"] == {"refusal_accuracy": 1.0, "fact_recall": 1.0, "false_refusal": 0.0}
+    assert cal["at_suggested"]["tuning"] == {"refusal_accuracy": 1.0, "fact_recall": 1.0, "false_refusal": 0.0}
+    assert cal["at_suggested"]["heldout"] == {"refusal_accuracy": 0.0, "fact_recall": 1.0, "false_refusal": 0.0}
+
+
+def test_calibration_never_refuses_more_than_three_percent_of_answerable_tuning_questions() -> None:
+    rows = [{"kind": "factual", "confidence": 0.5 + i / 100, "fact_recall": 1.0} for i in range(40)]
+    rows += [{"kind": "unanswerable", "confidence": 0.9}, {"kind": "unanswerable", "confidence": 0.4}]
+    cal = calibrate(rows, current=0.0, key="confidence")
+    assert cal["at_suggested"]["tuning"]["false_refusal"] <= 0.03
+    assert cal["at_suggested"]["tuning"]["refusal_accuracy"] == pytest.approx(0.5)
 
 
 def test_diff_reports_changed_metrics_only() -> None:
