@@ -2,8 +2,8 @@
 
 Opens the gold index (``kb eval`` builds it in data/eval), loads both paths' models first,
 then asks every gold question once with each path, alternating, so that both see the same
-machine load. Retrieval is included; the reader's reading cache is emptied before each
-question, so every reading is computed.
+machine load. Retrieval is included; the reader's and the embedder's caches are emptied
+before each answer, so every reading and every vector is computed.
 
     python -m eval.bench_ask                   # writes eval/results/bench-ask.json and .md
 """
@@ -53,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         without.ask(questions[0])
         times: dict[str, list[float]] = {"with the reader": [], "without (similarity)": []}
         for question in questions:
-            reader.clear_cache()
             for name, answerer in (("with the reader", with_reader), ("without (similarity)", without)):
+                reader.clear_cache()
+                kb.sentence_embedder.clear_cache()
                 started = time.perf_counter()
                 answerer.ask(question)
                 times[name].append((time.perf_counter() - started) * 1000)

@@ -342,6 +342,11 @@ class CachingEmbedder(EmbedderWrapper):
         self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear_cache(self) -> None:
+        """Forget every remembered vector (benchmarks time the model, not the cache)."""
+        with self._lock:
+            self._cache.clear()
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors, computed only for texts not seen recently."""
         return self._embed(texts, query=False)
