@@ -9,7 +9,8 @@ of the text gets a logit from the mean of its token states, and "none of these s
 one from the first token. A softmax over ``[none, s1, ..., sn]`` is what training optimises, so
 
 - ``sentence_scores[i] = logit_i - logit_none`` is the log-odds that sentence *i*, rather than
-  nothing, answers; it compares across passages;
+  nothing, answers; it is meant to compare across passages (the trained version does so poorly
+  across languages, docs/benchmarks.md);
 - ``answer_probability = 1 - p(none)`` is the probability that some sentence of the passage
   answers.
 
