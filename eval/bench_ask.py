@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from eval.gold import load_gold
@@ -33,7 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from kb.answer import Answerer
     from kb.reader import CrossEncoderReader
 
     kb = open_kb(args.data_dir, args.collection)
@@ -41,13 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with_reader = kb.answerer
         assert isinstance(with_reader.reader, CrossEncoderReader), "the reader is off (KB_READER)"
         reader = with_reader.reader
-        without = Answerer(
-            retriever=kb.retriever,
-            embedder=kb.sentence_embedder,
-            sparse=kb.sparse,
-            hits=with_reader.hits,
-            max_sentences=with_reader.max_sentences,
-        )
+        without = replace(with_reader, reader=None)  # every other setting as configured
         questions = [it.question for it in load_gold()][: args.limit]
         with_reader.ask(questions[0])  # loads the models
         without.ask(questions[0])
