@@ -30,7 +30,8 @@ from typing import Any
 
 from eval.reader_data import DEFAULT_XQUAD, SPLITS, Group, XQuAD
 from eval.report import RESULTS_DIR
-from kb.reader import ADAPTER_DIR, bf16_supported, cpu_precision, encode, make_heads, sentence_logits
+from kb.precision import autocast, cpu_has_bf16
+from kb.reader import ADAPTER_DIR, encode, make_heads, sentence_logits
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup))
     )
-    bf16 = bf16_supported()
+    bf16 = cpu_has_bf16()
     logger.info("training %d steps (%d per epoch), bf16=%s, %d trainable", total, steps_per_epoch, bf16, len(params))
     curve: list[dict[str, Any]] = []
     best: tuple[float, int, dict[str, Any]] = (-1.0, 0, {})
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for batch in batches(data.groups("train", seed=args.seed * 100 + epoch), args.batch, rng):
             if step >= total:
                 break
-            with cpu_precision(bf16):
+            with autocast(bf16):
                 loss = step_loss(model, heads, tokenizer, batch, args.max_tokens)
             if loss is None:
                 continue
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.info("step %d/%d loss %.4f (%.0f s)", step, total, running / 10, time.perf_counter() - started)
                 running = 0.0
         model.eval()
-        with cpu_precision(bf16):
+        with autocast(bf16):
             figures = accuracy(model, heads, tokenizer, dev, args.max_tokens)
         curve.append({"epoch": epoch + 1, "step": step, "seconds": round(time.perf_counter() - started), **figures})
         logger.info("epoch %d dev %s", epoch + 1, figures)

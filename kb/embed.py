@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from kb.errors import ModelLoadError
+from kb.precision import Precision, autocast, use_bf16
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +96,31 @@ class SentenceTransformerEmbedder:
         threads: Torch CPU threads; ``None`` uses every core.
         batch_size: Texts per forward pass. sentence-transformers sorts each call's texts
             by length before batching, so batches hold texts of similar length.
+        precision: ``KB_EMBED_PRECISION`` (:mod:`kb.precision`); vectors are float32 either way.
+
+    Token counts come from the model folder's ``tokenizer.json`` through the tokenizers
+    library, without torch, so chunking runs while the model still loads.
     """
 
-    def __init__(self, name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        name: str,
+        models_dir: Path,
+        threads: int | None = None,
+        batch_size: int = 32,
+        precision: Precision = "auto",
+    ) -> None:
         self.name = name
         self.models_dir = models_dir
         self.threads = threads
         self.batch_size = batch_size
+        self.precision = precision
+        self._bf16 = False
         self._model: SentenceTransformer | None = None
+        self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
+        self._where_lock = threading.Lock()
+        self._where: tuple[str, str] | None = None
         self._is_e5 = name in E5_NAMES or _E5_NAME.search(name.lower()) is not None
         self._query_prefix = E5_QUERY_PREFIX if self._is_e5 else ""
         self._passage_prefix = E5_PASSAGE_PREFIX if self._is_e5 else ""
@@ -143,7 +161,14 @@ class SentenceTransformerEmbedder:
         return int(limit)
 
     def _resolve(self) -> tuple[str, str]:
-        """Where to load from, and what to tell the user when it fails."""
+        """Where to load from, and what to tell the user when it fails (converts e5 once)."""
+        if self._where is None:
+            with self._where_lock:
+                if self._where is None:
+                    self._where = self._locate()
+        return self._where
+
+    def _locate(self) -> tuple[str, str]:
         if self.name in E5_NAMES:
             from kb.e5convert import ensure_converted
 
@@ -177,18 +202,37 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # any failure here means unusable model files
             raise ModelLoadError(f"cannot load embedding model {self.name!r} from {where}: {exc}; {advice}") from exc
         model.eval()
+        self._bf16 = use_bf16(self.precision)
+        logger.info("embedding model %s runs in %s", self.name, "bfloat16 autocast" if self._bf16 else "float32")
         return model
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The model's fast tokenizer read from ``tokenizer.json``; ``None`` when the folder has none."""
+        if self._tokenizer is None:
+            folder = Path(self._resolve()[0])
+            if not (folder / "tokenizer.json").is_file():
+                return None
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return self._tokenizer
 
     def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            [prefix + text for text in texts],
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        model = self.model
+        with autocast(self._bf16):
+            vectors = model.encode(
+                [prefix + text for text in texts],
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -201,6 +245,9 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` as a passage, before any truncation."""
+        tokenizer = self.tokenizer
+        if tokenizer is not None:
+            return len(tokenizer.encode(self._passage_prefix + text, add_special_tokens=True).ids)
         ids = self.model.tokenizer(self._passage_prefix + text, add_special_tokens=True, truncation=False)
         return len(ids["input_ids"])
 
@@ -274,7 +321,9 @@ class HashEmbedder:
         return len(_TOKEN.findall(text)) + 2
 
 
-def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32) -> Embedder:
+def load_embedder(
+    name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32, precision: Precision = "auto"
+) -> Embedder:
     """Build the embedder named in settings; the model itself loads on first use.
 
     Args:
@@ -283,6 +332,7 @@ def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch
         models_dir: Cache folder for converted models.
         threads: Torch CPU threads; ``None`` uses every core.
         batch_size: Texts per forward pass.
+        precision: ``auto``, ``float32`` or ``bfloat16`` (:mod:`kb.precision`).
 
     Returns:
         An object following the :class:`Embedder` protocol.
@@ -290,7 +340,7 @@ def load_embedder(name: str, models_dir: Path, threads: int | None = None, batch
     if name == "hash" or name.startswith("hash:"):
         _, _, dim = name.partition(":")
         return HashEmbedder(int(dim) if dim else 256)
-    return SentenceTransformerEmbedder(name, models_dir, threads=threads, batch_size=batch_size)
+    return SentenceTransformerEmbedder(name, models_dir, threads=threads, batch_size=batch_size, precision=precision)
 
 
 class EmbedderWrapper:

@@ -26,13 +26,13 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kb.errors import ModelLoadError
+from kb.precision import Precision, autocast, use_bf16
 
 if TYPE_CHECKING:
     import torch
@@ -80,24 +80,6 @@ class Reader(Protocol):
     def read(self, question: str, passages: Sequence[ReaderPassage]) -> list[Reading]:
         """One :class:`Reading` per passage, in order."""
         ...
-
-
-def bf16_supported() -> bool:
-    """True on CPUs with native bf16 arithmetic (AMX or AVX512-BF16), where autocast pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-@contextmanager
-def cpu_precision(bf16: bool) -> Iterator[None]:
-    """Run the enclosed torch code in bf16 autocast when ``bf16``, else in float32."""
-    import torch
-
-    with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
-        yield
 
 
 def encode(
@@ -162,7 +144,8 @@ class CrossEncoderReader:
             or a function that returns it, called on first use.
         adapter_dir: Folder with ``adapter.safetensors`` and ``reader.json``.
         threads: Torch CPU threads; ``None`` uses every core.
-        bf16: Run in bf16 autocast; ``None`` decides by the CPU (:func:`bf16_supported`).
+        precision: ``KB_EMBED_PRECISION``: ``auto`` runs in bf16 autocast where the CPU
+            has native bf16 (:mod:`kb.precision`).
         batch_size: Passages per forward pass.
         cache_size: Readings remembered.
     """
@@ -172,14 +155,14 @@ class CrossEncoderReader:
         base: Path | Callable[[], Path],
         adapter_dir: Path = ADAPTER_DIR,
         threads: int | None = None,
-        bf16: bool | None = None,
+        precision: Precision = "auto",
         batch_size: int = 8,
         cache_size: int = 4096,
     ) -> None:
         self.base = base
         self.adapter_dir = adapter_dir
         self.threads = threads
-        self.bf16 = bf16_supported() if bf16 is None else bf16
+        self.bf16 = use_bf16(precision)
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._parts: tuple[Any, Any, Any, Any] | None = None
@@ -220,7 +203,7 @@ class CrossEncoderReader:
         tokenizer, encoder, none_head, sentence_head = self._load()
         width = max(1, *(len(p.sentences) for p in passages))
         batch = encode(tokenizer, question, passages)
-        with torch.inference_mode(), cpu_precision(self.bf16):
+        with torch.inference_mode(), autocast(self.bf16):
             states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
             logits = sentence_logits(states, batch["sentence_index"], width, none_head, sentence_head)
         probs = torch.softmax(logits, dim=1)

@@ -51,7 +51,13 @@ class KnowledgeBase:
         if self.embedder_override is not None:
             return self.embedder_override
         s = self.settings
-        return load_embedder(s.embed_model, s.models_dir, threads=s.embed_threads, batch_size=s.embed_batch_size)
+        return load_embedder(
+            s.embed_model,
+            s.models_dir,
+            threads=s.embed_threads,
+            batch_size=s.embed_batch_size,
+            precision=s.embed_precision,
+        )
 
     @cached_property
     def sentence_embedder(self) -> Embedder:
@@ -125,7 +131,9 @@ class KnowledgeBase:
             return None
         from kb.e5convert import ensure_converted
 
-        return CrossEncoderReader(lambda: ensure_converted(s.models_dir), threads=s.embed_threads)
+        return CrossEncoderReader(
+            lambda: ensure_converted(s.models_dir), threads=s.embed_threads, precision=s.embed_precision
+        )
 
     @cached_property
     def answerer(self) -> Answerer:

@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kb.precision import Precision
+
 DEFAULT_MODEL = "multilingual-e5-small"
 
 
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None
     embed_batch_size: int = Field(default=32, ge=1)
     embed_threads: int | None = None
+    # auto: bf16 autocast where the CPU has AMX or AVX512-BF16 (every model: embedder, reader)
+    embed_precision: Precision = "auto"
 
     # retrieval
     search_k: int = Field(default=10, ge=1, le=200)

@@ -155,9 +155,49 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def e5(offline: None, models_dir: Path) -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder("multilingual-e5-small", models_dir, batch_size=8)
+    embedder = SentenceTransformerEmbedder("multilingual-e5-small", models_dir, batch_size=8, precision="float32")
     embedder.model  # noqa: B018  # convert and load once for the session
     return embedder
+
+
+@pytest.fixture(scope="session")
+def e5_bf16(offline: None, models_dir: Path) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder("multilingual-e5-small", models_dir, batch_size=8, precision="bfloat16")
+
+
+def corpus_sample(embedder: SentenceTransformerEmbedder) -> list[str]:
+    """Passages as the indexer embeds them: the first two chunks of every third corpus file."""
+    from ingest.chunking import chunk_document
+    from ingest.registry import iter_files, load_path
+    from kb.indexer import passage_text
+
+    corpus = Path(__file__).resolve().parents[3] / "corpus"
+    files = sorted(p for p in iter_files([corpus]) if isinstance(p, Path))[::3]
+    passages = []
+    for path in files:
+        for doc in load_path(path, max_bytes=50 * 2**20, max_unzipped_bytes=300 * 2**20).docs:
+            chunks = chunk_document(doc, 320, 40, embedder.count_tokens)
+            passages += [passage_text(c) for c in chunks[:2]]
+    return passages
+
+
+@pytest.mark.slow
+def test_bf16_vectors_match_float32_on_corpus_passages(
+    e5: SentenceTransformerEmbedder, e5_bf16: SentenceTransformerEmbedder
+) -> None:
+    passages = corpus_sample(e5)
+    assert len(passages) >= 25
+    full = e5.embed_passages(passages)
+    half = e5_bf16.embed_passages(passages)
+    assert half.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(half, axis=1), 1.0, rtol=1e-5)
+    similarity = cosine_rows(full, half)
+    print(f"passages: lowest cosine bf16 to float32 {similarity.min():.6f} over {len(passages)}")
+    assert similarity.min() >= 0.999
+    texts = [text for _, text in SENTENCES]
+    queries = cosine_rows(e5.embed_queries(texts), e5_bf16.embed_queries(texts))
+    assert queries.min() >= 0.999, dict(zip([lang for lang, _ in SENTENCES], queries, strict=True))
+    assert e5_bf16._bf16 and not e5._bf16  # each ran in the precision asked for
 
 
 @pytest.mark.slow
