@@ -4,6 +4,11 @@ Order of writes for one document, which makes a kill -9 at any point recoverable
 ``VectorStore.repair``: new chunks first, then the registry record, then removal of the
 previous version's chunks. Unchanged files (same bytes and same metadata files) are skipped
 before parsing.
+
+The stages overlap: one batch of chunks is embedded on a worker thread (torch releases the
+GIL) while this thread parses and chunks the next files, and the model loads on that worker
+as soon as the first changed file is found. Every store write still happens on this thread,
+batch after batch, in the order above.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from ingest.chunking import CHUNKER_VERSION, chunk_document
@@ -25,7 +32,7 @@ from ingest.metadata import metadata_files
 from ingest.models import Chunk, SourceDoc
 from ingest.registry import iter_files, load_path
 from kb.embed import Embedder
-from kb.models import DocRecord, SearchFilters
+from kb.models import DocRecord, SearchFilters, SparseVector
 from kb.sparse import SparseEncoder
 from kb.store import VectorStore
 
@@ -63,6 +70,15 @@ class _Pending:
 
 
 @dataclass
+class _Batch:
+    """Documents whose chunks are being embedded on the worker thread."""
+
+    pending: list[_Pending]
+    sparse: list[SparseVector]
+    dense: Future[np.ndarray]
+
+
+@dataclass
 class Indexer:
     """Turns files into indexed chunks, incrementally.
 
@@ -75,7 +91,8 @@ class Indexer:
         max_bytes: Largest file accepted.
         max_unzipped_bytes: Largest decompressed size of an Office file.
         batch_chunks: Chunks embedded together (across documents). The model sorts one call's
-            texts by length before batching them, so larger groups waste less padding.
+            texts by length before batching them, so larger groups waste less padding. One
+            batch is embedded while the next one is parsed and chunked.
     """
 
     store: VectorStore
@@ -87,6 +104,8 @@ class Indexer:
     max_unzipped_bytes: int = 300 * 2**20
     batch_chunks: int = 512
     _pending: list[_Pending] = field(default_factory=list, init=False)
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False)
+    _in_flight: _Batch | None = field(default=None, init=False)
 
     @property
     def chunking(self) -> str:
@@ -121,16 +140,19 @@ class Indexer:
                 summary.failed.append(FailedFile(path=item.path, error=item.reason))
             else:
                 files.append(item)
-        for path in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
-            seen.add(_key(path))
-            try:
-                self._ingest_file(path, summary)
-            except ParseError as exc:
-                summary.failed.append(FailedFile(path=exc.path, error=exc.reason))
-            except Exception as exc:  # one bad file never stops a batch
-                logger.exception("unexpected error ingesting %s", path)
-                summary.failed.append(FailedFile(path=str(path), error=f"internal error: {exc}"))
-        self._flush(summary)
+        try:
+            for path in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
+                seen.add(_key(path))
+                try:
+                    self._ingest_file(path, summary)
+                except ParseError as exc:
+                    summary.failed.append(FailedFile(path=exc.path, error=exc.reason))
+                except Exception as exc:  # one bad file never stops a batch
+                    logger.exception("unexpected error ingesting %s", path)
+                    summary.failed.append(FailedFile(path=str(path), error=f"internal error: {exc}"))
+            self._drain(summary)
+        finally:
+            self._stop_worker()
         if sync:
             summary.removed += self._sync([p for p in paths if p.is_dir()], seen)
         self.store.flush()
@@ -140,9 +162,12 @@ class Indexer:
     def ingest_documents(self, docs: Iterable[SourceDoc], summary: IngestSummary | None = None) -> IngestSummary:
         """Index already parsed documents (bulk imports, tests); always re-checks content."""
         summary = summary or IngestSummary()
-        for doc in docs:
-            self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary)
-        self._flush(summary)
+        try:
+            for doc in docs:
+                self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary)
+            self._drain(summary)
+        finally:
+            self._stop_worker()
         self.store.flush()
         return summary
 
@@ -180,14 +205,14 @@ class Indexer:
             new_ids.add(doc.doc_id)
             self._queue(doc, fingerprint=marked, summary=summary)
         if several:
-            self._flush(summary)
+            self._drain(summary)
             for doc_id in new_ids:
                 record = self.store.get_document(doc_id)
                 if record is not None and record.fingerprint != fingerprint:
                     self.store.put_document(record.model_copy(update={"fingerprint": fingerprint}))
         for old in previous:  # documents this file no longer yields (e.g. its id changed)
             if old.doc_id not in new_ids:
-                self._flush(summary)
+                self._drain(summary)
                 self.delete(old.doc_id)
 
     def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary) -> None:
@@ -201,6 +226,7 @@ class Indexer:
                 self.store.put_document(existing.model_copy(update={"fingerprint": fingerprint}))
             summary.unchanged += 1
             return
+        self._start_worker()
         chunks = chunk_document(
             doc,
             max_tokens=self.chunk_tokens,
@@ -211,16 +237,47 @@ class Indexer:
         if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
             self._flush(summary)
 
+    def _start_worker(self) -> None:
+        """Start the embedding thread, and loading the model on it, at the first changed document."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
+            self._executor.submit(self.embedder.embed_passages, ["warm-up"])
+
+    def _stop_worker(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._in_flight = None
+
     def _flush(self, summary: IngestSummary) -> None:
+        """Send the queued documents to the worker; first write the batch it finished before."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
         chunks = [c for p in pending for c in p.chunks]
+        texts = [passage_text(c) for c in chunks]
+        self._start_worker()
+        assert self._executor is not None
+        dense = self._executor.submit(self.embedder.embed_passages, texts)
+        sparse = [self.sparse.encode_document(t, c.language) for t, c in zip(texts, chunks, strict=True)]
+        previous, self._in_flight = self._in_flight, _Batch(pending, sparse, dense)
+        self._write(previous, summary)
+
+    def _drain(self, summary: IngestSummary) -> None:
+        """Embed and write everything queued so far."""
+        self._flush(summary)
+        batch, self._in_flight = self._in_flight, None
+        self._write(batch, summary)
+
+    def _write(self, batch: _Batch | None, summary: IngestSummary) -> None:
+        """Wait for a batch on the worker, then write it: chunks, records, old versions' removal."""
+        if batch is None:
+            return
+        chunks = [c for p in batch.pending for c in p.chunks]
+        dense = batch.dense.result()
         if chunks:
-            dense = self.embedder.embed_passages([passage_text(c) for c in chunks])
-            sparse = [self.sparse.encode_document(passage_text(c), c.language) for c in chunks]
-            self.store.upsert_chunks(chunks, dense, sparse)
-        for p in pending:
+            self.store.upsert_chunks(chunks, dense, batch.sparse)
+        for p in batch.pending:
             self.store.put_document(_record(p.doc, len(p.chunks), p.fingerprint))
             self.store.delete_chunks(p.doc.doc_id, keep_sha256=p.doc.content_sha256)
             if p.is_update:

@@ -250,7 +250,7 @@ def test_a_bulk_file_cut_short_is_not_taken_as_unchanged(kb: KnowledgeBase, tmp_
 
     def dying_flush(summary: object) -> None:
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 3:  # the first batch is written when the second is sent to the model
             raise KeyboardInterrupt  # the process stops half-way through the file
         original(summary)  # type: ignore[arg-type]
 
@@ -282,3 +282,44 @@ def test_a_change_of_chunking_rechunks_unchanged_files(tmp_path: Path, monkeypat
     assert smaller == (0, 3, 0) and len(small_ids) > len(ids) and not small_ids & ids
     monkeypatch.setattr("kb.indexer.CHUNKER_VERSION", 99)
     assert ingest(chunk_tokens=40, chunk_overlap=0)[0] == (0, 3, 0), "a new chunker version re-chunks"
+
+
+def test_files_are_parsed_while_a_batch_is_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import kb.indexer as indexer_module
+    from kb.embed import HashEmbedder
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"note-{i}.md").write_text(f"# Note {i}\n\nCity number {i} renovates schools.\n", encoding="utf-8")
+    last_parsed = threading.Event()
+    threads: set[str] = set()
+    parsed_during_embedding: list[bool] = []
+
+    def load_and_signal(path: Path, **kw: object) -> object:
+        if path.name == "note-3.md":  # the last file of the batch after the first
+            last_parsed.set()
+        return load_path(path, **kw)  # type: ignore[arg-type]
+
+    class SlowEmbedder(HashEmbedder):
+        def embed_passages(self, texts: object) -> object:
+            threads.add(threading.current_thread().name)
+            if "warm-up" not in texts:  # type: ignore[operator]
+                # the first batch waits until the main thread has parsed the next batch's files
+                parsed_during_embedding.append(last_parsed.wait(timeout=10))
+            return super().embed_passages(texts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indexer_module, "load_path", load_and_signal)
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "data", embed_model="hash"), embedder_override=SlowEmbedder())
+    try:
+        indexer = base.indexer()
+        indexer.batch_chunks = 2
+        summary = indexer.ingest([folder])
+        assert summary.added == 6 and not summary.failed
+        assert parsed_during_embedding[0] is True
+        assert threading.current_thread().name not in threads  # the model ran on the worker only
+        assert base.store.count_documents(SearchFilters()) == 6
+    finally:
+        base.close()
