@@ -25,6 +25,7 @@ from api.routers import ask, documents, health, search, speakers
 from api.security import AuditLog, RateLimiter
 from kb import __version__
 from kb.errors import KBError
+from kb.remote import address_path, advertise, withdraw
 from kb.service import KnowledgeBase
 from kb.settings import Settings, get_settings
 
@@ -76,13 +77,16 @@ def configure_logging() -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
+def create_app(settings: Settings, kb: KnowledgeBase | None = None, address: str | None = None) -> FastAPI:
     """Build the FastAPI app.
 
     Args:
         settings: The configuration (keys, limits, data directory...).
         kb: A knowledge base to serve instead of building one from ``settings`` (tests);
             the app then does not close it at shutdown.
+        address: The URL this server answers on. While it runs with the embedded store, the
+            URL is recorded next to the store (:mod:`kb.remote`), so that ``kb search`` and the
+            other read commands go through this server instead of failing on the store's lock.
 
     Returns:
         The app, with the web page at ``/`` and OpenAPI at ``/docs``.
@@ -115,9 +119,14 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
             logger.error("knowledge base not ready: %s", exc)
         if not settings.api_keys:
             logger.warning("write endpoints are disabled: set KB_API_KEYS to enable uploads")
+        record = address_path(settings.store_dir, settings.collection)
+        if address and not settings.qdrant_url:
+            advertise(record, address)
         try:
             yield
         finally:
+            if address and not settings.qdrant_url:
+                withdraw(record)
             if owned:
                 base.close()
 

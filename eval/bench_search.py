@@ -42,7 +42,8 @@ from eval.gold import load_gold
 from eval.run import machine
 from ingest.models import Chunk, Span
 from kb.models import SearchFilters, SparseVector
-from kb.store import EdgeStore, QdrantServerStore, VectorStore
+from kb.store import EdgeStore, VectorStore
+from kb.store_server import QdrantServerStore
 
 BACKENDS = ("edge", "edge-optimized", "client-local")
 WARMUP = 5

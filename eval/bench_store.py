@@ -24,7 +24,8 @@ import numpy as np
 
 from ingest.models import Chunk, Span
 from kb.models import SearchFilters, SparseVector
-from kb.store import EdgeStore, QdrantServerStore, VectorStore
+from kb.store import EdgeStore, VectorStore
+from kb.store_server import QdrantServerStore
 
 DIM = 384
 COUNTRIES = ["PL", "SK", "CZ", "DE", "FR", "ES", "IT", "AT"]

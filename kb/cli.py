@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,8 @@ import click
 from pydantic import BaseModel
 
 from kb.errors import KBError
-from kb.models import SearchFilters
+from kb.models import Answer, Comparison, DocRecord, SearchFilters, SpeakerResult
+from kb.remote import RemoteKB, ServerUnreachable, address_path, running_server
 from kb.settings import Settings, get_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,6 +28,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 logger = logging.getLogger("kb")
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _emit(obj: BaseModel | dict[str, Any] | list[Any]) -> None:
@@ -54,6 +57,52 @@ def _kb() -> Any:
     from kb.service import KnowledgeBase
 
     return KnowledgeBase(get_settings())
+
+
+def _through_server(call: Callable[[RemoteKB], T]) -> T | None:
+    """Run ``call`` against the ``kb serve`` that holds the embedded store, if one does.
+
+    ``None`` means no server (or one that does not answer): the caller opens the store itself.
+    """
+    settings = get_settings()
+    if settings.qdrant_url:  # a Qdrant server is shared: open it directly
+        return None
+    url = running_server(address_path(settings.store_dir, settings.collection))
+    if url is None:
+        return None
+    key = next(iter(settings.read_api_keys + settings.api_keys), None)
+    try:
+        return call(RemoteKB(url, key))
+    except ServerUnreachable as exc:
+        logger.warning("%s; opening the store directly", exc)
+        return None
+    except KBError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _warm(kb: Any) -> Any:
+    """Load the embedding model now, saying so on stderr when that takes more than a second."""
+    started = time.perf_counter()
+    kb.open().embedder.embed_queries(["warm-up"])
+    seconds = time.perf_counter() - started
+    if seconds > 1.0:
+        click.echo(f"loaded the embedding model in {seconds:.1f} s", err=True)
+    return kb
+
+
+def _params(filters: SearchFilters) -> dict[str, Any]:
+    """Filters as the API's query parameters."""
+    return {
+        "country": filters.country,
+        "language": filters.language,
+        "doc_type": filters.doc_type,
+        "audience": filters.audience,
+        "topic": filters.topics,
+        "doc_id": filters.doc_id,
+        "date_from": filters.date_from.isoformat() if filters.date_from else None,
+        "date_to": filters.date_to.isoformat() if filters.date_to else None,
+    }
 
 
 def filter_options(func: F) -> F:
@@ -200,11 +249,14 @@ def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> None:
     """Hybrid search (dense + sparse, fused in Qdrant)."""
-    from kb.presenters import search_response
+    filters = _filters(kw)
+    response = _through_server(lambda r: r.get("/search", {"q": query, "k": k, "offset": offset, **_params(filters)}))
+    if response is None:
+        from kb.presenters import search_response
 
-    with _session() as kb:
-        result = kb.open().retriever.search(query, _filters(kw), k=k or kb.settings.search_k, offset=offset)
-    response = search_response(result)
+        with _session() as kb:
+            result = _warm(kb).retriever.search(query, filters, k=k or kb.settings.search_k, offset=offset)
+        response = search_response(result)
     if as_json:
         _emit(response)
         return
@@ -221,8 +273,12 @@ def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> 
 @click.option("--extractive", is_flag=True, help="Quote sentences only, even when KB_LLM_URL is set.")
 def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
     """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
-    with _session() as kb:
-        answer = kb.open().ask(question, _filters(kw), extractive=extractive)
+    filters = _filters(kw)
+    body = {"question": question, "filters": filters.model_dump(mode="json"), "extractive": extractive}
+    answer = _through_server(lambda r: Answer.model_validate(r.post("/ask", body)))
+    if answer is None:
+        with _session() as kb:
+            answer = _warm(kb).ask(question, filters, extractive=extractive)
     if as_json:
         _emit(answer)
         return
@@ -243,9 +299,13 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "csv"]), default="text")
 def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -> None:
     """Answer the same question side by side, one row per country."""
-    with _session() as kb:
-        wanted = [c.strip() for c in countries.split(",") if c.strip()]
-        result = kb.open().compare(question, wanted, _filters(kw))
+    wanted = [c.strip() for c in countries.split(",") if c.strip()]
+    filters = _filters(kw)
+    body = {"question": question, "countries": wanted or None, "filters": filters.model_dump(mode="json")}
+    result = _through_server(lambda r: Comparison.model_validate(r.post("/compare", body)))
+    if result is None:
+        with _session() as kb:
+            result = _warm(kb).compare(question, wanted, filters)
     if as_json:
         _emit(result)
     elif fmt == "csv":
@@ -274,9 +334,12 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Find people who spoke or wrote about a topic, with evidence."""
-    with _session() as kb:
-        filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
-        result = kb.open().speakers.find(topic, filters, limit=limit)
+    filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
+    params = {"topic": topic, "country": filters.country, "language": filters.language, "limit": limit}
+    result = _through_server(lambda r: SpeakerResult.model_validate(r.get("/speakers", params)))
+    if result is None:
+        with _session() as kb:
+            result = _warm(kb).speakers.find(topic, filters, limit=limit)
     if as_json:
         _emit(result)
         return
@@ -298,8 +361,12 @@ def docs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
     """List indexed documents."""
-    with _session() as kb:
-        records = kb.store.list_documents(_filters(kw), limit=limit, offset=offset)
+    filters = _filters(kw)
+    params = {**_params(filters), "limit": limit, "offset": offset}
+    records = _through_server(lambda r: [DocRecord.model_validate(d) for d in r.get("/documents", params)["documents"]])
+    if records is None:
+        with _session() as kb:
+            records = kb.store.list_documents(filters, limit=limit, offset=offset)
     if as_json:
         _emit([r.model_dump(mode="json") for r in records])
         return
@@ -311,8 +378,12 @@ def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
 @click.argument("doc_id")
 def docs_show(doc_id: str) -> None:
     """Show one document's record and chunk count as JSON."""
-    with _session() as kb:
-        record = kb.store.get_document(doc_id)
+    from urllib.parse import quote
+
+    record = _through_server(lambda r: DocRecord.model_validate(r.get(f"/documents/{quote(doc_id, safe='')}")))
+    if record is None:
+        with _session() as kb:
+            record = kb.store.get_document(doc_id)
     if record is None:
         _fail(f"no document with id {doc_id!r}")
         return
@@ -334,16 +405,25 @@ def docs_delete(doc_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(as_json: bool) -> None:
     """Counts of documents and chunks, the model and the store."""
-    with _session() as kb:
-        info = kb.health()
-        info["countries"] = kb.store.facets("country", SearchFilters())
-        info["languages"] = kb.store.facets("language", SearchFilters())
-        info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
+    info = _through_server(_remote_stats)
+    if info is None:
+        with _session() as kb:
+            info = kb.health()
+            info["countries"] = kb.store.facets("country", SearchFilters())
+            info["languages"] = kb.store.facets("language", SearchFilters())
+            info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
     if as_json:
         _emit(info)
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value}")
+
+
+def _remote_stats(remote: RemoteKB) -> dict[str, Any]:
+    info: dict[str, Any] = {k: v for k, v in remote.get("/health").items() if k != "status"}
+    facets = remote.get("/documents", {"limit": 1})["facets"]
+    info.update(countries=facets["country"], languages=facets["language"], doc_types=facets["doc_type"])
+    return info
 
 
 def _snapshot_store(kb: Any) -> Any:
@@ -384,7 +464,10 @@ def serve(host: str | None, port: int | None) -> None:
     from api.main import create_app
 
     settings: Settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    host, port = host or settings.host, port or settings.port
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # bind-all: reach it locally
+    address = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
+    uvicorn.run(create_app(settings, address=address), host=host, port=port, log_level="info")
 
 
 @main.command(

@@ -1,7 +1,7 @@
 """The knowledge store: one :class:`VectorStore` contract, two backends, one factory.
 
 - :class:`EdgeStore` (default): Qdrant Edge in-process under the data directory.
-- :class:`QdrantServerStore`: a Qdrant server reached with ``KB_QDRANT_URL``.
+- :class:`kb.store_server.QdrantServerStore`: a Qdrant server reached with ``KB_QDRANT_URL``.
 
 The Chunk <-> point mapping lives in :mod:`kb.store_base` and nowhere else.
 """
@@ -13,11 +13,9 @@ from pathlib import Path
 
 from kb.store_base import SnapshotStore, VectorStore, chunk_point_id, doc_point_id
 from kb.store_edge import EdgeStore
-from kb.store_server import QdrantServerStore
 
 __all__ = [
     "EdgeStore",
-    "QdrantServerStore",
     "SnapshotStore",
     "VectorStore",
     "chunk_point_id",
@@ -50,7 +48,9 @@ def open_store(
         A store; nothing is created until :meth:`VectorStore.ensure_collection`.
     """
     if url:
-        from qdrant_client import QdrantClient
+        from qdrant_client import QdrantClient  # imported here: commands on the embedded store start faster
+
+        from kb.store_server import QdrantServerStore
 
         logger.info("using Qdrant server for collection %s", collection)
         client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout_s)), check_compatibility=False)
