@@ -8,7 +8,10 @@ text first); query latency is wall time per query, top 100.
 
 - ``kb``: this project's pipeline (chunking, dense + sparse, RRF in the embedded Qdrant store).
 - ``llamaindex``: ``VectorStoreIndex`` in memory with its default ``SentenceSplitter``, the
-  same sentence-transformers model behind a thin ``BaseEmbedding`` adapter, same e5 prefixes.
+  same sentence-transformers model behind a thin ``BaseEmbedding`` adapter, same e5 prefixes,
+  run in float32 as LlamaIndex's own HuggingFace embedding runs it.
+- ``llamaindex-bf16``: the same, with the model in bf16 autocast as this project runs it on a
+  CPU with AMX or AVX512-BF16 (``KB_EMBED_PRECISION=auto``): what is left is the pipeline.
 - ``bm25``: bm25s over title + text, English stop words and Snowball stemmer.
 - ``dense``: our store's ``dense_search`` on the index the ``kb`` peer built (its ingest is that
   index's, so it reports no ingest time of its own).
@@ -29,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from eval.beir import evaluate, load_qrels, load_queries
+from kb.precision import Precision
 
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ("kb", "llamaindex", "bm25", "dense")
+PEERS = ("kb", "llamaindex", "llamaindex-bf16", "bm25", "dense")
 DEPTH = 100
 
 
@@ -123,8 +127,8 @@ def worker(
                 vec = kb.embedder.embed_queries([text])[0]
                 return [h.chunk.doc_id for h in kb.store.dense_search(vec, SearchFilters(), limit=DEPTH)]
 
-    elif peer == "llamaindex":
-        search, ingest_s = _llamaindex(docs, models)
+    elif peer in ("llamaindex", "llamaindex-bf16"):
+        search, ingest_s = _llamaindex(docs, models, "bfloat16" if peer == "llamaindex-bf16" else "float32")
     elif peer == "bm25":
         search, ingest_s = _bm25(docs)
     else:
@@ -135,7 +139,7 @@ def worker(
     return result
 
 
-def _llamaindex(docs: list[tuple[str, str]], models: Path) -> tuple[Any, float]:
+def _llamaindex(docs: list[tuple[str, str]], models: Path, precision: Precision) -> tuple[Any, float]:
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.embeddings import BaseEmbedding
     from pydantic import PrivateAttr
@@ -164,7 +168,7 @@ def _llamaindex(docs: list[tuple[str, str]], models: Path) -> tuple[Any, float]:
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
             return [[float(x) for x in row] for row in self._inner.embed_passages(texts)]
 
-    embed = KbEmbedding(load_embedder(DEFAULT_MODEL, models))
+    embed = KbEmbedding(load_embedder(DEFAULT_MODEL, models, precision=precision))
     embed.get_text_embedding("warm-up")
     started = time.perf_counter()
     index = VectorStoreIndex.from_documents([Document(text=t, id_=d) for d, t in docs], embed_model=embed)

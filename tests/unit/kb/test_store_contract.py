@@ -15,7 +15,8 @@ from qdrant_client import QdrantClient
 from ingest.models import Chunk, Span
 from kb.errors import IndexNotReady, ModelMismatch
 from kb.models import DocRecord, SearchFilters, SparseVector
-from kb.store import EdgeStore, QdrantServerStore, VectorStore
+from kb.store import EdgeStore, VectorStore
+from kb.store_server import QdrantServerStore
 
 DIM = 8
 MODEL = "test-model"

@@ -12,7 +12,8 @@ from qdrant_client import QdrantClient
 
 from kb.errors import StoreCorrupted, StoreUnavailable
 from kb.models import SearchFilters
-from kb.store import EdgeStore, QdrantServerStore, open_store
+from kb.store import EdgeStore, open_store
+from kb.store_server import QdrantServerStore
 
 from .test_store_contract import DIM, MODEL, chunk, put, record
 
