@@ -147,6 +147,13 @@ def main(verbose: int) -> None:
     """capacities-kb: search and cited answers over CapaCITIES learning materials."""
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"KB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid setting {problems}")
 
 
 @main.command()

@@ -194,6 +194,19 @@ def test_cli_ingest_search_and_exit_codes(tmp_path: Path, monkeypatch: pytest.Mo
     get_settings.cache_clear()
 
 
+def test_cli_names_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_EMBED_PRECISION", "half")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["stats"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid setting KB_EMBED_PRECISION: Input should be 'auto', 'float32' or 'bfloat16'"
+    ]
+
+
 MODERATED = """WEBVTT
 
 NOTE
