@@ -230,7 +230,7 @@ def _round(first: dict[str, Any]) -> dict[str, Any]:
 def run(paths: list[Path], rounds: int, repeats: int, profile: bool) -> dict[str, Any]:
     """First ingests, re-ingests and optionally a profiled ingest, each in a fresh process."""
     report: dict[str, Any] = {"machine": machine(), "load_before": load_average()}
-    report["paths"] = [str(p) for p in paths]
+    report["paths"] = [os.path.relpath(p, ROOT) for p in paths]  # no machine paths in committed results
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         firsts = []
         for i in range(rounds):

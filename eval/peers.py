@@ -1,7 +1,7 @@
 """Peers on the same data and model, each in its own process: this project, plain LlamaIndex,
 BM25 alone and dense alone.
 
-``python -m eval.peers --beir /work/shared/benchmarks/beir/scifact`` or ``python -m eval.peers``
+``python -m eval.peers --beir ../shared/benchmarks/beir/scifact`` or ``python -m eval.peers``
 (the gold set over corpus/). Each peer runs in a subprocess (``--worker``), so its peak RSS
 is its own; ingest time excludes process start and model load (every peer embeds a warm-up
 text first); query latency is wall time per query, top 100.

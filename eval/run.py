@@ -4,8 +4,8 @@ Examples::
 
     kb eval                                   # gold set over corpus/, data in data/eval
     kb eval --fast                            # retrieval, refusal and citation support only
-    kb eval --beir /work/shared/benchmarks/beir/scifact
-    kb eval --xquad /work/shared/benchmarks/xquad-r --per-language 200
+    kb eval --beir ../shared/benchmarks/beir/scifact
+    kb eval --xquad ../shared/benchmarks/xquad-r --per-language 200
 """
 
 from __future__ import annotations

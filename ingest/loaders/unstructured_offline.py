@@ -4,10 +4,13 @@ unstructured 0.27 classifies text (title vs narrative) with spaCy's ``en_core_we
 which it downloads from GitHub on first use (``unstructured.nlp.tokenize._get_nlp``);
 offline, every partition call that reaches those heuristics fails. The only callers in the
 partitioners we use are ``sent_tokenize``, ``word_tokenize`` and ``pos_tag``, imported by
-name into ``unstructured.partition.text_type``. We replace those three names there (and in
-``unstructured.nlp.tokenize``) with small regex equivalents, and make the model installer
-raise, so no code path can reach the network. Telemetry is switched off through the
-documented ``DO_NOT_TRACK`` / ``SCARF_NO_ANALYTICS`` variables before the first import.
+name into ``unstructured.partition.text_type``. Before unstructured is imported, a stand-in
+``unstructured.nlp.tokenize`` module with small regex equivalents of those three takes the
+real one's place, and its model installer raises, so no code path can reach the network.
+spaCy itself is then never imported, nor thinc and torch through it (2 to 3 s that
+``kb parse`` and every ingest of an Office, HTML or Markdown file used to spend). Telemetry
+is switched off through the documented ``DO_NOT_TRACK`` / ``SCARF_NO_ANALYTICS`` variables
+before the first import.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from functools import lru_cache
 from types import ModuleType
 
@@ -58,6 +62,16 @@ def _no_download() -> None:
     raise RuntimeError("spaCy model download is disabled: ingest runs offline")
 
 
+def _offline_tokenize() -> ModuleType:
+    """The stand-in for ``unstructured.nlp.tokenize``: the names unstructured imports, without spaCy."""
+    module = ModuleType("unstructured.nlp.tokenize")
+    module.sent_tokenize = _sent_tokenize  # type: ignore[attr-defined]
+    module.word_tokenize = _word_tokenize  # type: ignore[attr-defined]
+    module.pos_tag = _pos_tag  # type: ignore[attr-defined]
+    module._install_spacy_model = _no_download  # type: ignore[attr-defined]
+    return module
+
+
 @lru_cache(maxsize=1)
 def unstructured_partition() -> ModuleType:
     """Import unstructured offline and return its ``unstructured.partition`` package.
@@ -69,6 +83,9 @@ def unstructured_partition() -> ModuleType:
     os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
     try:
+        import unstructured.nlp  # noqa: F401  # the package alone: its tokenize module is the stand-in
+
+        sys.modules.setdefault("unstructured.nlp.tokenize", _offline_tokenize())
         import unstructured.nlp.tokenize as tokenize
         import unstructured.partition as partition
         import unstructured.partition.text_type as text_type

@@ -162,3 +162,18 @@ def test_stats_on_the_store_imports_no_model_code(env: dict[str, str]) -> None:
     done = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_parse_imports_no_model_code(env: dict[str, str]) -> None:
+    corpus = Path(env["KB_DATA_DIR"]).parent / "corpus"
+    docx = sorted((ROOT / "corpus").rglob("*.docx"))[:1]  # an Office file goes through unstructured
+    script = (
+        "import sys\nfrom kb.cli import main\n"
+        f"try:\n    main(['parse', {str(corpus)!r}, *{[str(p) for p in docx]!r}, '--json'])\n"
+        "except SystemExit as e:\n    assert not e.code\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'spacy', 'thinc') if m in sys.modules))"
+    )
+    environ = {**env, "KB_EMBED_MODEL": "multilingual-e5-small"}  # the real tokenizer counts the chunks' tokens
+    done = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
