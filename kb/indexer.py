@@ -241,7 +241,7 @@ class Indexer:
         """Start the embedding thread, and loading the model on it, at the first changed document."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
-            self._executor.submit(self.embedder.embed_passages, ["warm-up"])
+            self._executor.submit(self.embedder.load)
 
     def _stop_worker(self) -> None:
         if self._executor is not None:

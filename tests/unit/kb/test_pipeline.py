@@ -319,10 +319,12 @@ def test_files_are_parsed_while_a_batch_is_embedded(tmp_path: Path, monkeypatch:
     class SlowEmbedder(HashEmbedder):
         def embed_passages(self, texts: object) -> object:
             threads.add(threading.current_thread().name)
-            if "warm-up" not in texts:  # type: ignore[operator]
-                # the first batch waits until the main thread has parsed the next batch's files
-                parsed_during_embedding.append(last_parsed.wait(timeout=10))
+            # the first batch waits until the main thread has parsed the next batch's files
+            parsed_during_embedding.append(last_parsed.wait(timeout=10))
             return super().embed_passages(texts)  # type: ignore[arg-type]
+
+        def load(self) -> None:
+            threads.add(threading.current_thread().name)
 
     monkeypatch.setattr(indexer_module, "load_path", load_and_signal)
     base = KnowledgeBase(Settings(data_dir=tmp_path / "data", embed_model="hash"), embedder_override=SlowEmbedder())
