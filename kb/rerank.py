@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kb.errors import ModelLoadError
+from kb.precision import Precision, autocast, use_bf16
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +22,15 @@ class Reranker(Protocol):
 
 
 class CrossEncoderReranker:
-    """A sentence-transformers cross-encoder loaded from a name or a local path, offline."""
+    """A sentence-transformers cross-encoder loaded from a name or a local path, offline.
 
-    def __init__(self, name_or_path: str, batch_size: int = 16) -> None:
+    ``precision`` is ``KB_EMBED_PRECISION`` (:mod:`kb.precision`), as for the other models.
+    """
+
+    def __init__(self, name_or_path: str, batch_size: int = 16, precision: Precision = "auto") -> None:
         self.name_or_path = name_or_path
         self.batch_size = batch_size
+        self.bf16 = use_bf16(precision)
         self._model: Any = None
 
     def _load(self) -> Any:
@@ -47,5 +52,6 @@ class CrossEncoderReranker:
         if not passages:
             return []
         model = self._load()
-        scores = model.predict([(query, p) for p in passages], batch_size=self.batch_size)
+        with autocast(self.bf16):
+            scores = model.predict([(query, p) for p in passages], batch_size=self.batch_size)
         return [float(s) for s in scores]

@@ -106,7 +106,7 @@ class KnowledgeBase:
     def retriever(self) -> Retriever:
         """Hybrid retrieval with the optional reranker."""
         s = self.settings
-        reranker = CrossEncoderReranker(s.rerank_model) if s.rerank_model else None
+        reranker = CrossEncoderReranker(s.rerank_model, precision=s.embed_precision) if s.rerank_model else None
         return Retriever(
             store=self.store,
             embedder=self.sentence_embedder,
