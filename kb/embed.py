@@ -111,7 +111,7 @@ class SentenceTransformerEmbedder:
         name: str,
         models_dir: Path,
         threads: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = 8,
         precision: Precision = "auto",
     ) -> None:
         self.name = name
@@ -333,7 +333,7 @@ class HashEmbedder:
 
 
 def load_embedder(
-    name: str, models_dir: Path, threads: int | None = None, batch_size: int = 32, precision: Precision = "auto"
+    name: str, models_dir: Path, threads: int | None = None, batch_size: int = 8, precision: Precision = "auto"
 ) -> Embedder:
     """Build the embedder named in settings; the model itself loads on first use.
 

@@ -190,7 +190,6 @@ class KnowledgeBase:
             chunk_overlap=s.chunk_overlap,
             max_bytes=int(s.max_file_mb * MB),
             max_unzipped_bytes=int(s.max_unzipped_mb * MB),
-            batch_chunks=max(s.embed_batch_size * 16, 32),
         )
 
     def ask(self, question: str, filters: SearchFilters | None = None, *, extractive: bool = False) -> Answer:

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     # embeddings
     embed_model: str = DEFAULT_MODEL
     model_cache_dir: Path | None = None
-    embed_batch_size: int = Field(default=32, ge=1)
+    # texts per forward pass: 8 pads least (the fastest on corpus/ in both precisions, docs/benchmarks.md)
+    embed_batch_size: int = Field(default=8, ge=1)
     embed_threads: int | None = None
     # auto: bf16 autocast where the CPU has AMX or AVX512-BF16 (every model: embedder, reader)
     embed_precision: Precision = "auto"
