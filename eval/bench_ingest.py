@@ -80,6 +80,12 @@ class TimedEmbedder(EmbedderWrapper):
         self.seconds["count_tokens"] += time.perf_counter() - started
         return n
 
+    def load(self) -> None:
+        """Load the real model (timed: inside an ingest it overlaps parsing)."""
+        started = time.perf_counter()
+        self.inner.load()
+        self.seconds["load"] += time.perf_counter() - started
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors from the real model (timed, texts kept)."""
         self.passage_calls.append(list(texts))
@@ -155,6 +161,7 @@ def ingest_once(data_dir: Path, paths: list[Path], *, preload: bool, baseline: b
         "failed": len(summary.failed),
         "chunks": summary.chunks,
         "model_load_s": round(load_s, 2),
+        "model_load_in_ingest_s": round(embedder.seconds["load"], 2),
         "ingest_s": round(ingest_s, 2),
         "embed_in_pipeline_s": round(embedder.seconds["embed_passages"], 2),
         "count_tokens_s": round(embedder.seconds["count_tokens"], 2),
@@ -223,6 +230,10 @@ def _round(first: dict[str, Any]) -> dict[str, Any]:
         "model_alone_chunks_per_s": round(n / first["model_alone_s"], 2),
         "model_alone_same_calls_chunks_per_s": round(n / first["model_alone_same_calls_s"], 2),
         "pipeline_vs_model": round(first["model_alone_s"] / pipeline_s, 3),
+        # the same, as if the model had been loaded before the ingest started
+        "pipeline_without_model_load_vs_model": round(
+            first["model_alone_s"] / (pipeline_s - first["model_load_in_ingest_s"]), 3
+        ),
         "embed_in_pipeline_vs_same_calls": round(first["model_alone_same_calls_s"] / first["embed_in_pipeline_s"], 3),
     }
 
@@ -274,6 +285,7 @@ def _print(report: dict[str, Any]) -> None:
         ("model alone, one call", f"{f['model_alone_chunks_per_s']} chunks/s"),
         ("model alone, the indexer's calls", f"{f['model_alone_same_calls_chunks_per_s']} chunks/s"),
         ("pipeline / model alone", f"{f['pipeline_vs_model']:.1%}"),
+        ("the same, without the model load", f"{f['pipeline_without_model_load_vs_model']:.1%}"),
         ("first ingest, process wall", f"{f['first_ingest_wall_s']} s"),
         ("unchanged re-ingest, process wall", f"{f['reingest_wall_s']} s"),
         ("re-ingest / first ingest", f"{f['reingest_vs_first']:.2%}"),

@@ -93,6 +93,8 @@ class Indexer:
         batch_chunks: Chunks embedded together (across documents). The model sorts one call's
             texts by length before batching them, so larger groups waste less padding. One
             batch is embedded while the next one is parsed and chunked.
+        min_batch_chunks: Chunks sent early when the model is loaded and idle, so that it
+            starts as soon as it is ready instead of waiting for a full batch.
     """
 
     store: VectorStore
@@ -103,9 +105,11 @@ class Indexer:
     max_bytes: int = 50 * 2**20
     max_unzipped_bytes: int = 300 * 2**20
     batch_chunks: int = 512
+    min_batch_chunks: int = 64
     _pending: list[_Pending] = field(default_factory=list, init=False)
     _executor: ThreadPoolExecutor | None = field(default=None, init=False)
     _in_flight: _Batch | None = field(default=None, init=False)
+    _loading: Future[None] | None = field(default=None, init=False)
 
     @property
     def chunking(self) -> str:
@@ -234,20 +238,26 @@ class Indexer:
             count_tokens=self.embedder.count_tokens,
         )
         self._pending.append(_Pending(doc, chunks, fingerprint, existing is not None))
-        if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
+        queued = sum(len(p.chunks) for p in self._pending)
+        if queued >= self.batch_chunks or (queued >= self.min_batch_chunks and self._worker_idle()):
             self._flush(summary)
+
+    def _worker_idle(self) -> bool:
+        """True when the model is loaded and no batch is being embedded: send what is queued now."""
+        loaded = self._loading is not None and self._loading.done()
+        return loaded and (self._in_flight is None or self._in_flight.dense.done())
 
     def _start_worker(self) -> None:
         """Start the embedding thread, and loading the model on it, at the first changed document."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed")
-            self._executor.submit(self.embedder.load)
+            self._loading = self._executor.submit(self.embedder.load)
 
     def _stop_worker(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        self._in_flight = None
+        self._in_flight = self._loading = None
 
     def _flush(self, summary: IngestSummary) -> None:
         """Send the queued documents to the worker; first write the batch it finished before."""
