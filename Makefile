@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := true
 export SCARF_NO_ANALYTICS := true
 
-.PHONY: install run serve ingest test test-fast lint fmt corpus golden bench eval train-reader browser clean
+.PHONY: install run serve ingest test test-fast lint fmt corpus golden bench eval train-reader browser clean clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,5 +64,10 @@ train-reader: install
 	$(BIN)/python -m eval.train_reader
 	$(BIN)/python -m eval.reader_eval
 
+# Build outputs and caches only: data/ holds the index, uploads and the audit log.
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+clean-data:
+	@echo "deleting data/: the index, converted models, uploaded files and the audit log"
+	rm -rf data

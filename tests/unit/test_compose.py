@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,9 @@ def test_compose_file_wires_api_to_pinned_qdrant() -> None:
     assert api["environment"]["KB_QDRANT_URL"] == "http://qdrant:6333"
     assert api["depends_on"]["qdrant"]["condition"] == "service_healthy"
     assert (ROOT / "Dockerfile").is_file()
+    # no default secret: compose stops with a message when the key is not set
+    for value in (qdrant["environment"]["QDRANT__SERVICE__API_KEY"], api["environment"]["KB_QDRANT_API_KEY"]):
+        assert value.startswith("${KB_QDRANT_API_KEY:?"), value
 
 
 def _compose() -> list[str] | None:
@@ -38,5 +42,9 @@ def test_docker_compose_config_validates() -> None:
     compose = _compose()
     if compose is None:
         pytest.skip("no docker compose client on this machine")
-    result = subprocess.run([*compose, "config"], cwd=ROOT, capture_output=True, text=True, check=False)
+    env = {**os.environ, "KB_QDRANT_API_KEY": "a-secret-of-our-own"}
+    result = subprocess.run([*compose, "config"], cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     assert result.returncode == 0, result.stderr
+    env.pop("KB_QDRANT_API_KEY")
+    refused = subprocess.run([*compose, "config"], cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    assert refused.returncode != 0 and "KB_QDRANT_API_KEY" in refused.stderr
