@@ -9,9 +9,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kb.indexer import IngestSummary
-from kb.models import DocRecord, SearchFilters
+from kb.models import MAX_QUERY_CHARS, DocRecord, SearchFilters
 
-MAX_QUESTION_CHARS = 4000
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # one limit for the API schema, the CLI and kb
 # Documented, not validated here: a query without a word is answered 400 ``bad_query`` by kb.
 HAS_WORD: dict[str, object] = {"pattern": r"\w"}
 

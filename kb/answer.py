@@ -25,9 +25,9 @@ import numpy as np
 from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
-from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
+from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters, validate_query
 from kb.reader import Reader, ReaderPassage
-from kb.retrieve import Retriever, validate_query
+from kb.retrieve import Retriever
 from kb.sentences import Candidate, citation_for, dedupe_spans, sentence_candidates
 from kb.sparse import SparseEncoder
 

@@ -19,7 +19,7 @@ import click
 from pydantic import BaseModel
 
 from kb.errors import KBError
-from kb.models import Answer, Comparison, DocRecord, SearchFilters, SpeakerResult
+from kb.models import Answer, Comparison, DocRecord, SearchFilters, SpeakerResult, validate_query
 from kb.remote import RemoteKB, ServerUnreachable, address_path, running_server
 from kb.settings import Settings, get_settings
 
@@ -76,6 +76,15 @@ def _through_server(call: Callable[[RemoteKB], T]) -> T | None:
     except ServerUnreachable as exc:
         logger.warning("%s; opening the store directly", exc)
         return None
+    except KBError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _checked(text: str) -> str:
+    """The query as kb and the API take it; an empty or over-long one ends the command at once."""
+    try:
+        return validate_query(text)
     except KBError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
@@ -256,7 +265,7 @@ def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> None:
     """Hybrid search (dense + sparse, fused in Qdrant)."""
-    filters = _filters(kw)
+    query, filters = _checked(query), _filters(kw)
     response = _through_server(lambda r: r.get("/search", {"q": query, "k": k, "offset": offset, **_params(filters)}))
     if response is None:
         from kb.presenters import search_response
@@ -280,7 +289,7 @@ def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> 
 @click.option("--extractive", is_flag=True, help="Quote sentences only, even when KB_LLM_URL is set.")
 def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
     """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
-    filters = _filters(kw)
+    question, filters = _checked(question), _filters(kw)
     body = {"question": question, "filters": filters.model_dump(mode="json"), "extractive": extractive}
     answer = _through_server(lambda r: Answer.model_validate(r.post("/ask", body)))
     if answer is None:
@@ -307,7 +316,7 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
 def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -> None:
     """Answer the same question side by side, one row per country."""
     wanted = [c.strip() for c in countries.split(",") if c.strip()]
-    filters = _filters(kw)
+    question, filters = _checked(question), _filters(kw)
     body = {"question": question, "countries": wanted or None, "filters": filters.model_dump(mode="json")}
     result = _through_server(lambda r: Comparison.model_validate(r.post("/compare", body)))
     if result is None:
@@ -341,6 +350,7 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Find people who spoke or wrote about a topic, with evidence."""
+    topic = _checked(topic)
     filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
     params = {"topic": topic, "country": filters.country, "language": filters.language, "limit": limit}
     result = _through_server(lambda r: SpeakerResult.model_validate(r.get("/speakers", params)))

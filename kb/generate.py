@@ -25,8 +25,8 @@ from kb.answer import Answerer, no_evidence_text
 from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm
-from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck
-from kb.retrieve import Retriever, validate_query
+from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck, validate_query
+from kb.retrieve import Retriever
 from kb.sentences import Candidate, citation_for, sentence_candidates
 
 logger = logging.getLogger(__name__)

@@ -6,10 +6,29 @@ Chunks and documents are reused from :mod:`ingest.models`; nothing here redefine
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.models import Chunk, Person, Span
+from kb.errors import BadQuery
+
+# The longest query, question or topic, in characters: the API schema, the CLI and kb all
+# enforce this one limit through validate_query or the schema's max_length.
+MAX_QUERY_CHARS = 2000
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def validate_query(query: str) -> str:
+    """Strip a query and reject empty or over-long ones with :class:`BadQuery`."""
+    query = (query or "").strip()
+    if not query:
+        raise BadQuery("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if not _WORD.search(query):
+        raise BadQuery("the query has no words")
+    return query
 
 
 class SearchFilters(BaseModel):

@@ -13,14 +13,13 @@ from pydantic import BaseModel
 from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.errors import BadQuery
-from kb.models import Hit, SearchFilters
+from kb.models import Hit, SearchFilters, validate_query
 from kb.rerank import Reranker
 from kb.sparse import SparseEncoder
 from kb.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -105,18 +104,6 @@ class Retriever:
         hits = collapse_duplicates(hits, self.dedupe_threshold)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(hits=hits[offset:want], took_ms=round(took, 2))
-
-
-def validate_query(query: str) -> str:
-    """Strip a query and reject empty or over-long ones with :class:`BadQuery`."""
-    query = (query or "").strip()
-    if not query:
-        raise BadQuery("the query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
-    if not _WORD.search(query):
-        raise BadQuery("the query has no words")
-    return query
 
 
 RRF_K = 60

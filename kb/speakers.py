@@ -19,8 +19,8 @@ import numpy as np
 
 from ingest.models import Chunk, Span
 from kb.embed import Embedder
-from kb.models import DocRecord, Hit, SearchFilters, Speaker, SpeakerEvidence, SpeakerResult
-from kb.retrieve import Retriever, validate_query
+from kb.models import DocRecord, Hit, SearchFilters, Speaker, SpeakerEvidence, SpeakerResult, validate_query
+from kb.retrieve import Retriever
 from kb.store import VectorStore
 
 _FICTIONAL = re.compile(r"\s*\((fictional|fictitious)\)\s*$", re.IGNORECASE)

@@ -11,6 +11,7 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.params import FiltersDep
 from api.schemas import HAS_WORD
 from ingest.models import Chunk
+from kb.models import MAX_QUERY_CHARS
 from kb.presenters import SearchResponse, search_response
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
@@ -22,7 +23,10 @@ def search(
     _: ReadAccess,
     filters: FiltersDep,
     q: Annotated[
-        str, Query(max_length=4000, description="Free text in any supported language", json_schema_extra=HAS_WORD)
+        str,
+        Query(
+            max_length=MAX_QUERY_CHARS, description="Free text in any supported language", json_schema_extra=HAS_WORD
+        ),
     ],
     k: Annotated[int | None, Query(ge=1, le=200, description="Hits per page")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip")] = 0,

@@ -10,7 +10,7 @@ from api.deps import KBDep, ReadAccess
 from api.errors import ERROR_RESPONSES
 from api.params import split_values
 from api.schemas import HAS_WORD
-from kb.models import SearchFilters, SpeakerResult
+from kb.models import MAX_QUERY_CHARS, SearchFilters, SpeakerResult
 
 router = APIRouter(tags=["speakers"], responses=ERROR_RESPONSES)
 
@@ -21,7 +21,11 @@ def speakers(
     _: ReadAccess,
     topic: Annotated[
         str,
-        Query(max_length=4000, description="What the person should be able to speak about", json_schema_extra=HAS_WORD),
+        Query(
+            max_length=MAX_QUERY_CHARS,
+            description="What the person should be able to speak about",
+            json_schema_extra=HAS_WORD,
+        ),
     ],
     country: Annotated[list[str] | None, Query(description="Speaker's country, repeated or comma-separated")] = None,
     language: Annotated[list[str] | None, Query(description="Language of what they said")] = None,

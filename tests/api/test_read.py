@@ -233,3 +233,22 @@ def test_docs_page_works_offline(client: TestClient) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert client.get(f"/docs-assets/{asset}").status_code == 200
     assert client.get("/openapi.json").json()["info"]["title"] == "capacities-kb"
+
+
+def test_one_query_length_limit_for_api_cli_and_kb(client: TestClient) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.models import MAX_QUERY_CHARS
+
+    longest, too_long = "cities " * (MAX_QUERY_CHARS // 7), "c" * (MAX_QUERY_CHARS + 1)
+    assert client.get("/search", params={"q": longest[:MAX_QUERY_CHARS]}).status_code == 200
+    for path, params in (("/search", {"q": too_long}), ("/speakers", {"topic": too_long})):
+        r = client.get(path, params=params)
+        assert r.status_code == 422 and str(MAX_QUERY_CHARS) in r.json()["error"]["message"], r.text
+    r = client.post("/ask", json={"question": too_long})
+    assert r.status_code == 422 and str(MAX_QUERY_CHARS) in r.json()["error"]["message"], r.text
+    for args in (["search", too_long], ["ask", too_long], ["compare", too_long], ["speakers", too_long]):
+        result = CliRunner().invoke(main, args)  # refused before any store or model is opened
+        assert result.exit_code == 1, args
+        assert result.stderr.strip() == f"error: the query is longer than {MAX_QUERY_CHARS} characters", args
