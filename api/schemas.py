@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from kb.indexer import IngestSummary
 from kb.models import MAX_QUERY_CHARS, DocRecord, SearchFilters
 
-MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # one limit for the API schema, the CLI and kb
 # Documented, not validated here: a query without a word is answered 400 ``bad_query`` by kb.
 HAS_WORD: dict[str, object] = {"pattern": r"\w"}
 
@@ -32,7 +31,7 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        max_length=MAX_QUESTION_CHARS,
+        max_length=MAX_QUERY_CHARS,  # one limit for the API schema, the CLI and kb
         examples=["How do national platforms support cities?"],
         json_schema_extra=HAS_WORD,  # type: ignore[arg-type]
     )
@@ -46,7 +45,7 @@ class CompareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        max_length=MAX_QUESTION_CHARS,
+        max_length=MAX_QUERY_CHARS,  # one limit for the API schema, the CLI and kb
         examples=["How is the national platform funded?"],
         json_schema_extra=HAS_WORD,  # type: ignore[arg-type]
     )

@@ -119,7 +119,7 @@ class SentenceTransformerEmbedder:
         self.threads = threads
         self.batch_size = batch_size
         self.precision = precision
-        self._bf16 = False
+        self._bf16 = use_bf16(precision)
         self._model: SentenceTransformer | None = None
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
@@ -210,7 +210,6 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # any failure here means unusable model files
             raise ModelLoadError(f"cannot load embedding model {self.name!r} from {where}: {exc}; {advice}") from exc
         model.eval()
-        self._bf16 = use_bf16(self.precision)
         logger.info("embedding model %s runs in %s", self.name, "bfloat16 autocast" if self._bf16 else "float32")
         return model
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Literal
 
 Precision = Literal["auto", "float32", "bfloat16"]
-PRECISIONS: tuple[Precision, ...] = ("auto", "float32", "bfloat16")
 
 
 @lru_cache(maxsize=1)
