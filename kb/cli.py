@@ -81,6 +81,15 @@ def _through_server(call: Callable[[RemoteKB], T]) -> T | None:
         raise  # unreachable: _fail exits
 
 
+def _read(remote: Callable[[RemoteKB], T], local: Callable[[Any], T]) -> T:
+    """A read command's result: through the running ``kb serve`` if there is one, else from the store."""
+    result = _through_server(remote)
+    if result is None:
+        with _session() as kb:
+            result = local(kb)
+    return result
+
+
 def _checked(text: str) -> str:
     """The query as kb and the API take it; an empty or over-long one ends the command at once."""
     try:
@@ -93,7 +102,7 @@ def _checked(text: str) -> str:
 def _warm(kb: Any) -> Any:
     """Load the embedding model now, saying so on stderr when that takes more than a second."""
     started = time.perf_counter()
-    kb.open().embedder.embed_queries(["warm-up"])
+    kb.open().embedder.load()
     seconds = time.perf_counter() - started
     if seconds > 1.0:
         click.echo(f"loaded the embedding model in {seconds:.1f} s", err=True)
@@ -266,13 +275,13 @@ def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
 def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> None:
     """Hybrid search (dense + sparse, fused in Qdrant)."""
     query, filters = _checked(query), _filters(kw)
-    response = _through_server(lambda r: r.get("/search", {"q": query, "k": k, "offset": offset, **_params(filters)}))
-    if response is None:
+
+    def local(kb: Any) -> dict[str, Any]:
         from kb.presenters import search_response
 
-        with _session() as kb:
-            result = _warm(kb).retriever.search(query, filters, k=k or kb.settings.search_k, offset=offset)
-        response = search_response(result)
+        return search_response(_warm(kb).retriever.search(query, filters, k=k or kb.settings.search_k, offset=offset))
+
+    response = _read(lambda r: r.get("/search", {"q": query, "k": k, "offset": offset, **_params(filters)}), local)
     if as_json:
         _emit(response)
         return
@@ -291,10 +300,10 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
     """Answer with cited sentences (generated and citation-checked when KB_LLM_URL is set)."""
     question, filters = _checked(question), _filters(kw)
     body = {"question": question, "filters": filters.model_dump(mode="json"), "extractive": extractive}
-    answer = _through_server(lambda r: Answer.model_validate(r.post("/ask", body)))
-    if answer is None:
-        with _session() as kb:
-            answer = _warm(kb).ask(question, filters, extractive=extractive)
+    answer = _read(
+        lambda r: Answer.model_validate(r.post("/ask", body)),
+        lambda kb: _warm(kb).ask(question, filters, extractive=extractive),
+    )
     if as_json:
         _emit(answer)
         return
@@ -318,10 +327,10 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
     wanted = [c.strip() for c in countries.split(",") if c.strip()]
     question, filters = _checked(question), _filters(kw)
     body = {"question": question, "countries": wanted or None, "filters": filters.model_dump(mode="json")}
-    result = _through_server(lambda r: Comparison.model_validate(r.post("/compare", body)))
-    if result is None:
-        with _session() as kb:
-            result = _warm(kb).compare(question, wanted, filters)
+    result = _read(
+        lambda r: Comparison.model_validate(r.post("/compare", body)),
+        lambda kb: _warm(kb).compare(question, wanted, filters),
+    )
     if as_json:
         _emit(result)
     elif fmt == "csv":
@@ -353,10 +362,10 @@ def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], li
     topic = _checked(topic)
     filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
     params = {"topic": topic, "country": filters.country, "language": filters.language, "limit": limit}
-    result = _through_server(lambda r: SpeakerResult.model_validate(r.get("/speakers", params)))
-    if result is None:
-        with _session() as kb:
-            result = _warm(kb).speakers.find(topic, filters, limit=limit)
+    result = _read(
+        lambda r: SpeakerResult.model_validate(r.get("/speakers", params)),
+        lambda kb: _warm(kb).speakers.find(topic, filters, limit=limit),
+    )
     if as_json:
         _emit(result)
         return
@@ -380,10 +389,10 @@ def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
     """List indexed documents."""
     filters = _filters(kw)
     params = {**_params(filters), "limit": limit, "offset": offset}
-    records = _through_server(lambda r: [DocRecord.model_validate(d) for d in r.get("/documents", params)["documents"]])
-    if records is None:
-        with _session() as kb:
-            records = kb.store.list_documents(filters, limit=limit, offset=offset)
+    records = _read(
+        lambda r: [DocRecord.model_validate(d) for d in r.get("/documents", params)["documents"]],
+        lambda kb: kb.store.list_documents(filters, limit=limit, offset=offset),
+    )
     if as_json:
         _emit([r.model_dump(mode="json") for r in records])
         return
@@ -397,10 +406,10 @@ def docs_show(doc_id: str) -> None:
     """Show one document's record and chunk count as JSON."""
     from urllib.parse import quote
 
-    record = _through_server(lambda r: DocRecord.model_validate(r.get(f"/documents/{quote(doc_id, safe='')}")))
-    if record is None:
-        with _session() as kb:
-            record = kb.store.get_document(doc_id)
+    record: DocRecord | None = _read(
+        lambda r: DocRecord.model_validate(r.get(f"/documents/{quote(doc_id, safe='')}")),
+        lambda kb: kb.store.get_document(doc_id),
+    )
     if record is None:
         _fail(f"no document with id {doc_id!r}")
         return
@@ -422,18 +431,20 @@ def docs_delete(doc_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(as_json: bool) -> None:
     """Counts of documents and chunks, the model and the store."""
-    info = _through_server(_remote_stats)
-    if info is None:
-        with _session() as kb:
-            info = kb.health()
-            info["countries"] = kb.store.facets("country", SearchFilters())
-            info["languages"] = kb.store.facets("language", SearchFilters())
-            info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
+    info = _read(_remote_stats, _local_stats)
     if as_json:
         _emit(info)
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value}")
+
+
+def _local_stats(kb: Any) -> dict[str, Any]:
+    info: dict[str, Any] = kb.health()
+    info["countries"] = kb.store.facets("country", SearchFilters())
+    info["languages"] = kb.store.facets("language", SearchFilters())
+    info["doc_types"] = kb.store.facets("doc_type", SearchFilters())
+    return info
 
 
 def _remote_stats(remote: RemoteKB) -> dict[str, Any]:
