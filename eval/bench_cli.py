@@ -48,8 +48,8 @@ def _time(args: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
-def _times(args: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
-    seconds = [_time(args, env) for _ in range(runs)]
+def _times(commands: list[list[str]], env: dict[str, str]) -> dict[str, Any]:
+    seconds = [_time(args, env) for args in commands]
     return {"runs_s": [round(s, 3) for s in seconds], "median_s": round(statistics.median(seconds), 3)}
 
 
@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     settings = Settings()
     result: dict[str, Any] = {"machine": machine(), "runs": args.runs}
-    result["stats"] = _times(["stats", "--json"], env, args.runs)
-    result["search_on_store"] = _times(["search", QUERIES[0], "--json"], env, args.runs)
+    stats = [["stats", "--json"]] * args.runs
+    result["stats"] = _times(stats, env)
+    result["search_on_store"] = _times([["search", QUERIES[0], "--json"]] * args.runs, env)
     port = _free_port()
     record = address_path(settings.store_dir, settings.collection)
     server = subprocess.Popen(
@@ -84,12 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("kb serve did not start")
             time.sleep(0.5)
         _time(["search", "warm-up", "--json"], env)
-        searches = [_time(["search", QUERIES[i % len(QUERIES)], "--json"], env) for i in range(args.runs)]
-        result["search_through_server"] = {
-            "runs_s": [round(s, 3) for s in searches],
-            "median_s": round(statistics.median(searches), 3),
-        }
-        result["stats_through_server"] = _times(["stats", "--json"], env, args.runs)
+        searches = [["search", QUERIES[i % len(QUERIES)], "--json"] for i in range(args.runs)]
+        result["search_through_server"] = _times(searches, env)
+        result["stats_through_server"] = _times(stats, env)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)

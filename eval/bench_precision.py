@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.run import machine
+from eval.run import machine, open_kb
 from kb.precision import Precision, cpu_has_bf16
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,7 @@ PRECISIONS: tuple[Precision, Precision] = ("float32", "bfloat16")
 
 
 def _kb(data_dir: Path, models: Path, precision: Precision) -> Any:
-    from kb.service import KnowledgeBase
-    from kb.settings import Settings
-
-    settings = Settings(data_dir=data_dir, collection="precision", model_cache_dir=models, embed_precision=precision)
-    return KnowledgeBase(settings).open()
+    return open_kb(data_dir, "precision", model_cache_dir=models, embed_precision=precision)
 
 
 def sample_passages(source: Path, embedder: Any, count: int) -> list[str]:

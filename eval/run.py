@@ -53,12 +53,12 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
 
 
-def open_kb(data_dir: Path, collection: str) -> Any:
-    """A knowledge base on its own data dir and collection, opened."""
+def open_kb(data_dir: Path, collection: str, **settings: Any) -> Any:
+    """A knowledge base on its own data dir and collection, opened; ``settings`` override the rest."""
     from kb.service import KnowledgeBase
     from kb.settings import Settings
 
-    kb = KnowledgeBase(Settings(data_dir=data_dir, collection=collection))
+    kb = KnowledgeBase(Settings(data_dir=data_dir, collection=collection, **settings))
     return kb.open()
 
 
