@@ -156,3 +156,8 @@ class Chunk(BaseModel):
     source: str | None = None
     licence: str | None = None
     content_sha256: str = ""
+
+    @property
+    def heading(self) -> str:
+        """Title and section path, ``"Title / Section / Subsection"``: the context models read with the text."""
+        return " / ".join(part for part in (self.title, *self.section) if part)

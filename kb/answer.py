@@ -270,8 +270,7 @@ class Selection:
 def reader_passage(hit: Hit, candidates: Sequence[Candidate]) -> ReaderPassage:
     """A chunk as the reader reads it: its text, its candidate sentences, its title and section."""
     base = hit.chunk.span.start
-    context = " / ".join(part for part in (hit.chunk.title, *hit.chunk.section) if part)
-    return ReaderPassage(hit.chunk.text, tuple((c.start - base, c.end - base) for c in candidates), context)
+    return ReaderPassage(hit.chunk.text, tuple((c.start - base, c.end - base) for c in candidates), hit.chunk.heading)
 
 
 def unanswerable(

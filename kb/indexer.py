@@ -319,8 +319,7 @@ class Indexer:
 
 def passage_text(chunk: Chunk) -> str:
     """The text embedded for a chunk: its title and section give the model context."""
-    heading = " / ".join(s for s in (chunk.title, *chunk.section) if s)
-    return f"{heading}\n{chunk.text}" if heading else chunk.text
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
 def file_fingerprint(path: Path, chunking: str = "") -> str:
