@@ -1,4 +1,4 @@
-"""Query-string filters shared by /search and /documents: repeated or comma-separated values."""
+"""Query-string filters shared by /search, /documents and /speakers: repeated or comma-separated values."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from kb.models import SearchFilters
+from kb.models import COUNTRY_LIST_SCHEMA, SearchFilters
 
-ListParam = Annotated[list[str] | None, Query(max_length=100)]
+COUNTRY_HELP = "ISO 3166 codes, repeated or comma-separated (EL is accepted for GR); an unknown code is a 422"
 
 
-def split_values(values: list[str] | None) -> list[str]:
-    """Flatten repeated and comma-separated values (at most 100)."""
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()][:100]
+def filters_from_query(**values: object) -> SearchFilters:
+    """:class:`SearchFilters` from query parameters; a bad value (an unknown country) is a 422 naming it."""
+    try:
+        return SearchFilters.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
 
 
 def query_filters(
-    country: Annotated[list[str] | None, Query(description="ISO country codes, repeated or comma-separated")] = None,
+    country: Annotated[list[str] | None, Query(description=COUNTRY_HELP, json_schema_extra=COUNTRY_LIST_SCHEMA)] = None,
     language: Annotated[list[str] | None, Query(description="ISO 639-1 language codes")] = None,
     doc_type: Annotated[list[str] | None, Query(description="Document types")] = None,
     audience: Annotated[list[str] | None, Query(description="Audiences")] = None,
@@ -27,14 +32,14 @@ def query_filters(
     date_from: Annotated[dt.date | None, Query(description="Earliest date (YYYY-MM-DD)")] = None,
     date_to: Annotated[dt.date | None, Query(description="Latest date (YYYY-MM-DD)")] = None,
 ) -> SearchFilters:
-    """Build :class:`SearchFilters` from the query string."""
-    return SearchFilters(
-        country=[c.upper() for c in split_values(country)],
-        language=[v.lower() for v in split_values(language)],
-        doc_type=split_values(doc_type),
-        audience=split_values(audience),
-        topics=split_values(topic),
-        doc_id=split_values(doc_id),
+    """Build :class:`SearchFilters` from the query string; a bad value (an unknown country) is a 422."""
+    return filters_from_query(
+        country=country,
+        language=language,
+        doc_type=doc_type,
+        audience=audience,
+        topics=topic,
+        doc_id=doc_id,
         date_from=date_from,
         date_to=date_to,
     )

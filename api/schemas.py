@@ -9,20 +9,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kb.indexer import IngestSummary
-from kb.models import MAX_QUERY_CHARS, DocRecord, SearchFilters
+from kb.models import COUNTRY_LIST_SCHEMA, MAX_QUERY_CHARS, DocRecord, SearchFilters, country_codes
 
 # Documented, not validated here: a query without a word is answered 400 ``bad_query`` by kb.
 HAS_WORD: dict[str, object] = {"pattern": r"\w"}
-
-
-def normalise_filters(filters: SearchFilters) -> SearchFilters:
-    """Uppercase countries and lowercase languages, as the CLI does."""
-    return filters.model_copy(
-        update={
-            "country": [c.strip().upper() for c in filters.country if c.strip()],
-            "language": [v.strip().lower() for v in filters.language if v.strip()],
-        }
-    )
 
 
 class AskRequest(BaseModel):
@@ -52,22 +42,16 @@ class CompareRequest(BaseModel):
     countries: list[str] | None = Field(
         default=None,
         max_length=60,
-        examples=[["SE", "ES"]],
-        # what ``_codes`` accepts: two letters, blanks ignored
-        json_schema_extra={"items": {"type": "string", "pattern": r"^\s*([A-Za-z]{2})?\s*$"}},
+        examples=[["SE", "GR"]],
+        description="ISO 3166 codes (EL is accepted for GR); an unknown code is a 422.",
+        json_schema_extra=COUNTRY_LIST_SCHEMA,  # type: ignore[arg-type]
     )
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
     @field_validator("countries")
     @classmethod
     def _codes(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        codes = [c.strip().upper() for c in value if c.strip()]
-        for code in codes:
-            if not (len(code) == 2 and code.isalpha()):
-                raise ValueError(f"{code!r} is not a two-letter country code")
-        return list(dict.fromkeys(codes))
+        return None if value is None else country_codes(value)
 
 
 class Health(BaseModel):

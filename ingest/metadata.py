@@ -19,16 +19,22 @@ import pycountry
 import yaml
 
 from ingest.errors import MetadataError
-from ingest.models import DOC_TYPES, DocMeta, Person
+from ingest.models import COUNTRY_ALIASES, DOC_TYPES, DocMeta, Person, canonical_country
 
 logger = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".meta.yaml"
 MANIFEST_NAME = "kb-manifest.yaml"
 DOC_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-# Codes used by EU institutions next to ISO 3166: EU for pan-European material, EL (Greece)
-# and UK (United Kingdom) as in the Interinstitutional Style Guide.
-EXTRA_COUNTRIES = frozenset({"EU", "EL", "UK"})
+# EU for pan-European material, next to ISO 3166 (EL and UK are aliases: COUNTRY_ALIASES).
+EXTRA_COUNTRIES = frozenset({"EU"})
+# Every code check_country accepts (aliases included), for API schemas and pickers.
+COUNTRY_CODES: tuple[str, ...] = tuple(
+    sorted({c.alpha_2 for c in pycountry.countries} | EXTRA_COUNTRIES | set(COUNTRY_ALIASES))
+)
+# Bumped when the metadata a sidecar yields changes for the same bytes, so that unchanged
+# files are indexed again: 2 stores ISO country codes (GR, not EL).
+METADATA_VERSION = 2
 # Languages detection may answer: the EU's official languages plus neighbours we serve.
 DETECTABLE_LANGUAGES = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt",
@@ -200,11 +206,15 @@ def _field(key: str, value: Any) -> Any:
 
 
 def check_country(value: Any) -> str:
-    """Return the uppercase ISO 3166 alpha-2 code (or EU, EL, UK); raise ValueError otherwise."""
-    code = str(value).strip().upper()
+    """Return the canonical ISO 3166 alpha-2 code (EL gives GR, UK gives GB; EU stays EU).
+
+    Raises:
+        ValueError: Not a country code, naming the value.
+    """
+    code = canonical_country(str(value))
     if code in EXTRA_COUNTRIES or (len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None):
         return code
-    raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code (or EU)")
+    raise ValueError(f"unknown country code {str(value).strip()!r}: use ISO 3166 alpha-2 (such as SE or GR) or EU")
 
 
 def check_language(value: Any) -> str:

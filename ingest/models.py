@@ -26,6 +26,16 @@ DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
 
 ElementKind = Literal["title", "text", "list_item", "table", "cue"]
 
+# EU institutions write EL for Greece and UK for the United Kingdom (Interinstitutional Style
+# Guide); ISO 3166 says GR and GB. Both are accepted everywhere and stored as ISO.
+COUNTRY_ALIASES = {"EL": "GR", "UK": "GB"}
+
+
+def canonical_country(code: str) -> str:
+    """The stored form of a country code: stripped, uppercase, ISO 3166 for an EU-style alias."""
+    upper = code.strip().upper()
+    return COUNTRY_ALIASES.get(upper, upper)
+
 
 class Span(BaseModel):
     """A half-open character range ``[start, end)`` into ``SourceDoc.text``."""
@@ -74,8 +84,8 @@ class DocMeta(BaseModel):
 
     @field_validator("country")
     @classmethod
-    def _upper_country(cls, v: str | None) -> str | None:
-        return v.upper() if v else None
+    def _canonical_country(cls, v: str | None) -> str | None:
+        return canonical_country(v) if v else None
 
     @field_validator("language")
     @classmethod

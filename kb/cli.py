@@ -10,14 +10,15 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from kb.countries import country_label
 from kb.errors import KBError
 from kb.models import Answer, Comparison, DocRecord, SearchFilters, SpeakerResult, validate_query
 from kb.remote import RemoteKB, ServerUnreachable, address_path, running_server
@@ -141,22 +142,26 @@ def filter_options(func: F) -> F:
 
 
 def _filters(kw: dict[str, Any]) -> SearchFilters:
-    def split(values: Sequence[str]) -> list[str]:
-        return [v.strip() for value in values for v in value.split(",") if v.strip()]
+    """The filter options as :class:`SearchFilters`; an unknown country code ends the command at once."""
 
     def day(value: dt.datetime | None) -> dt.date | None:
         return value.date() if value else None
 
-    return SearchFilters(
-        country=[c.upper() for c in split(kw.pop("country", ()))],
-        language=[v.lower() for v in split(kw.pop("language", ()))],
-        doc_type=split(kw.pop("doc_type", ())),
-        audience=split(kw.pop("audience", ())),
-        topics=split(kw.pop("topics", ())),
-        doc_id=split(kw.pop("doc_id", ())),
-        date_from=day(kw.pop("date_from", None)),
-        date_to=day(kw.pop("date_to", None)),
-    )
+    fields = ("country", "language", "doc_type", "audience", "topics", "doc_id")
+    values: dict[str, Any] = {name: list(kw.pop(name, ())) for name in fields}
+    values.update(date_from=day(kw.pop("date_from", None)), date_to=day(kw.pop("date_to", None)))
+    return _valid_filters(None, **values)
+
+
+def _valid_filters(option: str | None = None, **values: Any) -> SearchFilters:
+    """:class:`SearchFilters` from option values; a bad one ends the command with one line naming the option."""
+    try:
+        return SearchFilters(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = (option or str(error["loc"][0])).replace("_", "-")
+        _fail(f"invalid --{name}: {str(error['msg']).removeprefix('Value error, ')}")
+        raise  # unreachable: _fail exits
 
 
 @click.group()
@@ -324,8 +329,8 @@ def ask(question: str, as_json: bool, extractive: bool, **kw: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "csv"]), default="text")
 def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -> None:
     """Answer the same question side by side, one row per country."""
-    wanted = [c.strip() for c in countries.split(",") if c.strip()]
     question, filters = _checked(question), _filters(kw)
+    wanted = _valid_filters("countries", country=[countries]).country
     body = {"question": question, "countries": wanted or None, "filters": filters.model_dump(mode="json")}
     result = _read(
         lambda r: Comparison.model_validate(r.post("/compare", body)),
@@ -339,16 +344,16 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
         writer.writerow(["country", "evidence", "answer", "sources"])
         for row in result.rows:
             sources = "; ".join(f"[{c.n}] {c.doc_id}" for c in row.citations)
-            writer.writerow([row.country, row.evidence, row.answer, sources])
+            writer.writerow([country_label(row.country), row.evidence, row.answer, sources])
         click.echo(buf.getvalue().rstrip("\n"))
     elif fmt == "md":
         click.echo("| country | answer | sources |\n|---|---|---|")
         for row in result.rows:
             sources = "<br>".join(f"[{c.n}] {c.title}" for c in row.citations)
-            click.echo(f"| {row.country} | {row.answer.replace('|', '/')} | {sources} |")
+            click.echo(f"| {country_label(row.country)} | {row.answer.replace('|', '/')} | {sources} |")
     else:
         for row in result.rows:
-            click.echo(f"{row.country}: {row.answer}")
+            click.echo(f"{country_label(row.country)}: {row.answer}")
 
 
 @main.command()
@@ -360,7 +365,7 @@ def compare(question: str, countries: str, as_json: bool, fmt: str, **kw: Any) -
 def speakers(topic: str, country: tuple[str, ...], language: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Find people who spoke or wrote about a topic, with evidence."""
     topic = _checked(topic)
-    filters = SearchFilters(country=[c.upper() for c in country], language=[x.lower() for x in language])
+    filters = _valid_filters(country=list(country), language=list(language))
     params = {"topic": topic, "country": filters.country, "language": filters.language, "limit": limit}
     result = _read(
         lambda r: SpeakerResult.model_validate(r.get("/speakers", params)),

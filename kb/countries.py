@@ -15,12 +15,11 @@ from functools import lru_cache
 
 import pycountry
 
-# CapaCITIES core and supporting countries, with the codes the corpus uses (EL for Greece).
-COUNTRIES = {
-    "AT": "AT", "BE": "BE", "BG": "BG", "CZ": "CZ", "DE": "DE", "EE": "EE", "ES": "ES", "FI": "FI",
-    "FR": "FR", "GR": "EL", "HU": "HU", "IT": "IT", "NL": "NL", "PL": "PL", "PT": "PT", "RO": "RO",
-    "SE": "SE", "SI": "SI", "SK": "SK", "TR": "TR", "UA": "UA",
-}  # fmt: skip
+# CapaCITIES core and supporting countries (ISO 3166, as stored: GR for Greece).
+COUNTRIES = (
+    "AT", "BE", "BG", "CZ", "DE", "EE", "ES", "FI", "FR", "GR", "HU", "IT", "NL", "PL", "PT", "RO",
+    "SE", "SI", "SK", "TR", "UA",
+)  # fmt: skip
 LANGUAGES = ("fr", "de", "es", "it", "pt", "nl", "sv", "fi", "pl", "cs", "sk", "hu", "ro", "el", "tr", "bg", "uk", "da")
 # Forms the translations do not give: English adjectives and common alternative names.
 EXTRA = {
@@ -33,7 +32,7 @@ EXTRA = {
     "ES": ["spanish", "spaniards", "hiszpan", "spanel", "spanyol", "espanol", "spagnol", "spanisch", "espagnol"],
     "FI": ["finnish", "finland", "finsk", "finn", "finlandes", "finlandai", "suomalai"],
     "FR": ["french", "francusk", "francouz", "francais", "frances", "franzos", "francese"],
-    "EL": ["greek", "hellenic", "ελληνικ", "greck", "griechisch", "grec", "grieks", "grek"],
+    "GR": ["greek", "hellenic", "ελληνικ", "greck", "griechisch", "grec", "grieks", "grek"],
     "HU": ["hungarian", "wegiersk", "madarsk", "ungar", "hongrois", "ungheres", "hungar", "magyar"],
     "IT": ["italian", "wlosk", "włosk", "italsk", "olasz", "italien", "italiano", "italienisch"],
     "NL": ["dutch", "holland", "nederlands", "holendersk", "nizozem", "olandes", "neerlandais", "niederland"],
@@ -65,9 +64,9 @@ def _prefix(name: str) -> str:
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[dict[str, str], dict[str, str]]:
     """Return (word prefix -> country code, multi-word phrase -> country code)."""
-    names: dict[str, set[str]] = {code: set() for code in COUNTRIES.values()}
-    for iso, code in COUNTRIES.items():
-        country = pycountry.countries.get(alpha_2=iso)
+    names: dict[str, set[str]] = {code: set() for code in COUNTRIES}
+    for code in COUNTRIES:
+        country = pycountry.countries.get(alpha_2=code)
         if country is None:
             continue
         english = {country.name, getattr(country, "common_name", country.name)}
@@ -120,3 +119,14 @@ def countries_in(text: str) -> list[str]:
         position += len(word) + 1
     ordered = [found[k] for k in sorted(found)]
     return list(dict.fromkeys(ordered))
+
+
+def country_label(code: str | None) -> str:
+    """``"Greece (GR)"``: the ISO 3166 name (common name where there is one) with the code."""
+    if not code:
+        return ""
+    if code == "EU":
+        return "European Union (EU)"
+    country = pycountry.countries.get(alpha_2=code)
+    name = getattr(country, "common_name", None) or getattr(country, "name", None)
+    return f"{name} ({code})" if name else code

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.errors import ParseError
-from ingest.metadata import metadata_files
+from ingest.metadata import METADATA_VERSION, metadata_files
 from ingest.models import Chunk, SourceDoc
 from ingest.registry import iter_files, load_path
 from kb.embed import Embedder
@@ -63,10 +63,11 @@ class IngestSummary(BaseModel):
 
 @dataclass
 class _Pending:
-    doc: SourceDoc
+    doc: SourceDoc  # doc.path (and its chunks' path): relative to the folder it was ingested from
     chunks: list[Chunk]
     fingerprint: str
     is_update: bool
+    file: str  # the absolute path of the file, kept server-side in the document record
 
 
 @dataclass
@@ -113,8 +114,8 @@ class Indexer:
 
     @property
     def chunking(self) -> str:
-        """What the chunks of an unchanged document depend on: chunker version and token budgets."""
-        return f"{CHUNKER_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
+        """What the chunks of an unchanged document depend on: chunker and metadata versions, token budgets."""
+        return f"{CHUNKER_VERSION}.{METADATA_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
 
     def __post_init__(self) -> None:
         self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
@@ -122,13 +123,17 @@ class Indexer:
         if repaired:
             logger.warning("removed %s chunks left by an interrupted ingest", repaired)
 
-    def ingest(self, paths: Sequence[Path], *, sync: bool = False, progress: bool = False) -> IngestSummary:
+    def ingest(
+        self, paths: Sequence[Path], *, sync: bool = False, progress: bool = False, roots: Sequence[Path] = ()
+    ) -> IngestSummary:
         """Ingest files and folders; skip unchanged files; optionally remove vanished ones.
 
         Args:
             paths: Files and folders to ingest (folders recursively).
             sync: Also remove indexed documents whose file is gone from an ingested folder.
             progress: Show a progress bar on stderr.
+            roots: Folders that files named one by one are shown relative to (a document's
+                ``source_path``), as files under an ingested folder are shown relative to it.
 
         Returns:
             Counts of added, updated, unchanged, removed and failed files.
@@ -138,17 +143,18 @@ class Indexer:
         started = time.perf_counter()
         summary = IngestSummary()
         seen: set[str] = set()
-        files: list[Path] = []
-        for item in iter_files(paths):
-            if isinstance(item, ParseError):
-                summary.failed.append(FailedFile(path=item.path, error=item.reason))
-            else:
-                files.append(item)
+        files: list[tuple[Path, str]] = []
+        for root in paths:
+            for item in iter_files([root]):
+                if isinstance(item, ParseError):
+                    summary.failed.append(FailedFile(path=item.path, error=item.reason))
+                else:
+                    files.append((item, _relative(item, [root, *roots])))
         try:
-            for path in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
+            for path, relative in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
                 seen.add(_key(path))
                 try:
-                    self._ingest_file(path, summary)
+                    self._ingest_file(path, relative, summary)
                 except ParseError as exc:
                     summary.failed.append(FailedFile(path=exc.path, error=exc.reason))
                 except Exception as exc:  # one bad file never stops a batch
@@ -168,7 +174,7 @@ class Indexer:
         summary = summary or IngestSummary()
         try:
             for doc in docs:
-                self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary)
+                self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary, file=doc.path)
             self._drain(summary)
         finally:
             self._stop_worker()
@@ -186,7 +192,7 @@ class Indexer:
 
     # --- internals -------------------------------------------------------------------
 
-    def _ingest_file(self, path: Path, summary: IngestSummary) -> None:
+    def _ingest_file(self, path: Path, relative: str, summary: IngestSummary) -> None:
         key = _key(path)
         fingerprint = file_fingerprint(path, self.chunking)
         previous = self.store.find_by_path(key)
@@ -205,9 +211,9 @@ class Indexer:
         marked = f"{fingerprint}{_PARTIAL}" if several else fingerprint
         new_ids = set()
         for doc in result.docs:
-            doc = doc.model_copy(update={"path": key})
+            doc = doc.model_copy(update={"path": relative})
             new_ids.add(doc.doc_id)
-            self._queue(doc, fingerprint=marked, summary=summary)
+            self._queue(doc, fingerprint=marked, summary=summary, file=key)
         if several:
             self._drain(summary)
             for doc_id in new_ids:
@@ -219,7 +225,7 @@ class Indexer:
                 self._drain(summary)
                 self.delete(old.doc_id)
 
-    def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary) -> None:
+    def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary, file: str) -> None:
         content = _doc_hash(doc, self.chunking)
         doc = doc.model_copy(update={"content_sha256": content})
         existing = self.store.get_document(doc.doc_id)
@@ -237,7 +243,7 @@ class Indexer:
             overlap_tokens=self.chunk_overlap,
             count_tokens=self.embedder.count_tokens,
         )
-        self._pending.append(_Pending(doc, chunks, fingerprint, existing is not None))
+        self._pending.append(_Pending(doc, chunks, fingerprint, existing is not None, file))
         queued = sum(len(p.chunks) for p in self._pending)
         if queued >= self.batch_chunks or (queued >= self.min_batch_chunks and self._worker_idle()):
             self._flush(summary)
@@ -288,7 +294,7 @@ class Indexer:
         if chunks:
             self.store.upsert_chunks(chunks, dense, batch.sparse)
         for p in batch.pending:
-            self.store.put_document(_record(p.doc, len(p.chunks), p.fingerprint))
+            self.store.put_document(_record(p.doc, p.file, len(p.chunks), p.fingerprint))
             self.store.delete_chunks(p.doc.doc_id, keep_sha256=p.doc.content_sha256)
             if p.is_update:
                 summary.updated += 1
@@ -352,11 +358,27 @@ def _key(path: Path) -> str:
     return path.resolve().as_posix()
 
 
-def _record(doc: SourceDoc, chunk_count: int, fingerprint: str) -> DocRecord:
+def _relative(path: Path, roots: Sequence[Path]) -> str:
+    """The path users see: relative to the first of ``roots`` that holds it, else the file's name."""
+    for root in roots:
+        if path == root:
+            continue
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except (OSError, ValueError):
+            continue
+    return path.name
+
+
+def _record(doc: SourceDoc, file: str, chunk_count: int, fingerprint: str) -> DocRecord:
     meta = doc.meta
     return DocRecord(
         doc_id=doc.doc_id,
-        path=doc.path,
+        path=file,
         source_path=doc.path,
         fingerprint=fingerprint,
         format=doc.format,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from ingest.metadata import COUNTRY_CODES, check_country
 from ingest.models import Chunk, Person, Span
 from kb.errors import BadQuery
 
@@ -31,12 +33,41 @@ def validate_query(query: str) -> str:
     return query
 
 
+# The JSON schema of a list of country codes: what SearchFilters and the API accept.
+COUNTRY_LIST_SCHEMA: dict[str, object] = {"items": {"type": "string", "enum": list(COUNTRY_CODES)}}
+
+
+def _values(value: object) -> list[str]:
+    """Repeated or comma-separated values, stripped, blanks dropped, in order without repeats."""
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else [value]
+    parts = (p.strip() for item in items for p in str(item).split(","))
+    return list(dict.fromkeys(p for p in parts if p))
+
+
+def country_codes(value: object) -> list[str]:
+    """Canonical country codes (EL gives GR) from repeated or comma-separated values.
+
+    Raises:
+        ValueError: An unknown code, named in the message.
+    """
+    return list(dict.fromkeys(check_country(code) for code in _values(value)))
+
+
 class SearchFilters(BaseModel):
-    """Filters every search, answer and comparison accepts. Empty fields do not filter."""
+    """Filters every search, answer and comparison accepts. Empty fields do not filter.
+
+    Values normalise themselves wherever the filters come from (CLI, query string, JSON body):
+    repeated or comma-separated, stripped, countries canonical (``EL`` is ``GR``) and checked,
+    languages lowercase.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    country: list[str] = Field(default_factory=list)
+    country: list[str] = Field(
+        default_factory=list,
+        description="ISO 3166 codes (EL is accepted for GR, EU for EU-level material); an unknown code is a 422.",
+        json_schema_extra=COUNTRY_LIST_SCHEMA,  # type: ignore[arg-type]
+    )
     language: list[str] = Field(default_factory=list)
     doc_type: list[str] = Field(default_factory=list)
     audience: list[str] = Field(default_factory=list)
@@ -44,6 +75,21 @@ class SearchFilters(BaseModel):
     doc_id: list[str] = Field(default_factory=list)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _countries(cls, value: object) -> list[str]:
+        return country_codes(value)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _languages(cls, value: object) -> list[str]:
+        return [v.lower() for v in _values(value)]
+
+    @field_validator("doc_type", "audience", "topics", "doc_id", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> list[str]:
+        return _values(value)
 
     def is_empty(self) -> bool:
         """True when no field filters anything."""
@@ -84,10 +130,15 @@ class SparseVector(BaseModel):
 
 
 class DocRecord(BaseModel):
-    """What the store keeps about one indexed document."""
+    """What the store keeps about one indexed document.
+
+    ``path``, the file's absolute path, stays server-side: it is stored, but left out of the
+    JSON the API and the CLI print. ``source_path`` is what users see: the path relative to
+    the folder the file was ingested from.
+    """
 
     doc_id: str
-    path: str
+    path: str = Field(default="", exclude=True)
     source_path: str | None = None
     format: str
     title: str
@@ -109,21 +160,32 @@ class DocRecord(BaseModel):
     indexed_at: dt.datetime | None = None
 
 
-class Citation(BaseModel):
+class Located(BaseModel):
+    """Something quoted from a document, with the address of the page that shows it in place."""
+
+    doc_id: str
+    span: Span
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        """The source viewer opened at the span: ``/documents/{doc_id}/view?at=START-END``."""
+        return f"/documents/{quote(self.doc_id, safe='')}/view?at={self.span.start}-{self.span.end}"
+
+
+class Citation(Located):
     """A numbered source of an answer sentence, with a verbatim quote and its span."""
 
     n: int
     chunk_id: str
-    doc_id: str
     title: str
-    path: str
+    path: str  # relative to the folder the file was ingested from
     page: int | None = None
     section: list[str] = Field(default_factory=list)
     start_s: float | None = None
     end_s: float | None = None
     speakers: list[str] = Field(default_factory=list)
     quote: str
-    span: Span
     language: str | None = None
     country: str | None = None
     doc_type: str | None = None
@@ -180,17 +242,15 @@ class Comparison(BaseModel):
     took_ms: float = 0.0
 
 
-class SpeakerEvidence(BaseModel):
+class SpeakerEvidence(Located):
     """Something a person said or wrote that made them rank for a topic."""
 
-    doc_id: str
     title: str
     chunk_id: str
     start_s: float | None = None
     end_s: float | None = None
     quote: str
-    span: Span
-    path: str | None = None
+    path: str | None = None  # relative to the folder the file was ingested from
 
 
 class Speaker(BaseModel):

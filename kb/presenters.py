@@ -6,18 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ingest.models import Span
-from kb.models import Hit, StageScores
+from kb.models import Hit, Located, StageScores
 from kb.retrieve import SearchResult
 
 
-class SearchHit(BaseModel):
+class SearchHit(Located):
     """One hit as the CLI and the API show it."""
 
     chunk_id: str
-    doc_id: str
     title: str
-    path: str
+    path: str  # relative to the folder the file was ingested from
     text: str
     score: float
     country: str | None
@@ -29,7 +27,6 @@ class SearchHit(BaseModel):
     start_s: float | None
     end_s: float | None
     speakers: list[str]
-    span: Span
     stages: StageScores
     duplicates: list[str] = Field(default_factory=list)
 

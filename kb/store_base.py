@@ -67,6 +67,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
 def doc_payload(record: DocRecord) -> dict[str, Any]:
     """Payload stored with a document's registry point."""
     payload = record.model_dump(mode="json")
+    payload["path"] = record.path  # left out of the record's JSON everywhere else
     payload[KIND] = "doc"
     return payload
 

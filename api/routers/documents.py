@@ -17,6 +17,7 @@ from api.params import FiltersDep
 from api.schemas import Deleted, DocumentList, UploadResult
 from api.uploads import receive_upload
 from ingest.errors import ParseError
+from ingest.metadata import COUNTRY_CODES
 from ingest.registry import load_path
 from kb.indexer import FailedFile, IngestSummary
 from kb.models import DocRecord, SearchFilters
@@ -40,7 +41,11 @@ UPLOAD_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "title": {"type": "string"},
-                        "country": {"type": "string", "description": "ISO 3166 code, e.g. SE"},
+                        "country": {
+                            "type": "string",
+                            "enum": list(COUNTRY_CODES),
+                            "description": "ISO 3166 code, e.g. SE (EL is stored as GR)",
+                        },
                         "language": {"type": "string", "description": "ISO 639-1 code, e.g. sv"},
                         "doc_type": {"type": "string"},
                         "audience": {"type": "string", "description": "comma-separated"},
@@ -227,17 +232,21 @@ def reindex(
     """Re-ingest the file of every indexed document; changed files and sidecars are re-indexed,
     missing files are reported as failed."""
     try:
-        paths: list[str] = []
+        shown: dict[str, str] = {}  # absolute path -> the path users see
         offset = 0
         while True:
             page = kb.store.list_documents(SearchFilters(), limit=500, offset=offset)
             if not page:
                 break
             offset += len(page)
-            paths.extend(r.path for r in page)
-        unique = [FsPath(p) for p in dict.fromkeys(paths)]
+            shown.update((r.path, r.source_path or FsPath(r.path).name) for r in page)
+        unique = [FsPath(p) for p in shown]
+        roots = [services.settings.files_dir, *services.settings.corpus_dirs]
         with services.write_lock:
-            summary = kb.indexer().ingest(unique) if unique else IngestSummary()
+            summary = kb.indexer().ingest(unique, roots=roots) if unique else IngestSummary()
+        summary.failed = [
+            FailedFile(path=shown.get(f.path, FsPath(f.path).name), error=f.error) for f in summary.failed
+        ]
     except Exception as exc:
         raise _failed(services, key, "reindex", None, exc) from None
     services.audit.write(key=key, action="reindex", doc_id=None, outcome=f"ok:{len(unique)} files")

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 
 from api.deps import KBDep, ReadAccess
 from api.errors import ERROR_RESPONSES
-from api.params import split_values
+from api.params import COUNTRY_HELP, filters_from_query
 from api.schemas import HAS_WORD
-from kb.models import MAX_QUERY_CHARS, SearchFilters, SpeakerResult
+from kb.models import COUNTRY_LIST_SCHEMA, MAX_QUERY_CHARS, SpeakerResult
 
 router = APIRouter(tags=["speakers"], responses=ERROR_RESPONSES)
 
@@ -27,13 +27,11 @@ def speakers(
             json_schema_extra=HAS_WORD,
         ),
     ],
-    country: Annotated[list[str] | None, Query(description="Speaker's country, repeated or comma-separated")] = None,
+    country: Annotated[
+        list[str] | None, Query(description=f"Speaker's country: {COUNTRY_HELP}", json_schema_extra=COUNTRY_LIST_SCHEMA)
+    ] = None,
     language: Annotated[list[str] | None, Query(description="Language of what they said")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SpeakerResult:
     """Rank people with evidence: the webinar, the minute and the quote."""
-    filters = SearchFilters(
-        country=[c.upper() for c in split_values(country)],
-        language=[v.lower() for v in split_values(language)],
-    )
-    return kb.speakers.find(topic, filters, limit=limit)
+    return kb.speakers.find(topic, filters_from_query(country=country, language=language), limit=limit)

@@ -183,7 +183,11 @@ def test_delete_and_reindex(make_client: ClientFactory) -> None:
     r = client.delete(f"/documents/{doc_id}", headers=write_headers())
     assert r.status_code == 404
     corpus_doc = client.get("/documents", params={"country": "SE"}).json()["documents"][0]
-    Path(corpus_doc["path"]).write_text("# Changed\n\nThe Swedish platform now also funds one-stop shops.\n")
+    assert "path" not in corpus_doc and corpus_doc["source_path"] == "guide.md"
+    corpus: Path = client.settings.corpus_dirs[0]  # type: ignore[attr-defined]
+    (corpus / corpus_doc["source_path"]).write_text(
+        "# Changed\n\nThe Swedish platform now also funds one-stop shops.\n"
+    )
     r = client.post("/reindex", headers=write_headers())
     assert r.status_code == 200
     body = r.json()

@@ -17,7 +17,7 @@ from ingest.registry import iter_files, load_path
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "eval" / "gold"
 MINIMUMS = {"factual": 60, "cross_lingual": 40, "comparison": 20, "speakers": 25, "unanswerable": 20, "small_city": 15}
-CORE_COUNTRIES = {"RO", "AT", "SE", "IT", "CZ", "EL", "HU", "NL", "SK", "ES", "PT", "TR", "PL", "FR", "FI"}
+CORE_COUNTRIES = {"RO", "AT", "SE", "IT", "CZ", "GR", "HU", "NL", "SK", "ES", "PT", "TR", "PL", "FR", "FI"}
 
 
 def load_gold() -> list[dict[str, Any]]:

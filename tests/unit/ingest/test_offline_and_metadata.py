@@ -107,7 +107,7 @@ def test_file_title_fills_only_when_metadata_is_silent(tmp_path: Path) -> None:
     [
         ("title: [unclosed\n", "invalid YAML"),
         ("doc_type: poster\n", "field doc_type: unknown doc_type 'poster'"),
-        ("country: XX\n", "field country: 'XX' is not an ISO 3166"),
+        ("country: XX\n", "field country: unknown country code 'XX'"),
         ("language: english\n", "field language: 'english' is not an ISO 639-1"),
         ("date: 2024-13-01\n", "field date: '2024-13-01' is not a valid date"),
         ("date: 20 March 2024\n", "field date: '20 March 2024' is not a YYYY-MM-DD date"),
@@ -134,3 +134,17 @@ def test_invalid_manifest_names_file(tmp_path: Path) -> None:
     assert isinstance(error, MetadataError)
     assert error.path.endswith("kb-manifest.yaml (files.a.txt)")
     assert "field country" in error.reason
+
+
+def test_eu_style_country_codes_are_stored_as_iso(tmp_path: Path) -> None:
+    from ingest.metadata import check_country
+    from ingest.models import DocMeta
+    from ingest.registry import load_path
+
+    assert check_country(" el ") == "GR" and check_country("UK") == "GB" and check_country("eu") == "EU"
+    assert DocMeta(country="EL").country == "GR"
+    doc = tmp_path / "note.md"
+    doc.write_text("# Note\n\nThe Greek network of municipalities.\n")
+    (tmp_path / "note.md.meta.yaml").write_text("country: EL\nspeakers:\n- name: Eleni\n  country: EL\n")
+    meta = load_path(doc, max_bytes=2**20, max_unzipped_bytes=2**20).docs[0].meta
+    assert meta.country == "GR" and meta.speakers[0].country == "GR"

@@ -19,7 +19,7 @@ from kb.retrieve import fuse_rankings
         ("Miten Suomessa valtio sitoutuu sopimuksiin?", ["FI"]),
         ("Mi történt Magyarországon?", ["HU"]),
         ("Wie unterstützt Österreich die Pionierstädte?", ["AT"]),
-        ("Πώς οργανώθηκε η Ελλάδα;", ["EL"]),
+        ("Πώς οργανώθηκε η Ελλάδα;", ["GR"]),
         ("How did Sweden, Spain and Italy organise national support?", ["SE", "ES", "IT"]),
         ("What do Dutch ministries plan?", ["NL"]),
         ("Paesi Bassi e Polonia", ["NL", "PL"]),
@@ -90,3 +90,12 @@ def test_cross_lingual_fusion_imputes_sparse_only_for_other_languages() -> None:
 )
 def test_country_adjectives_in_other_languages(question: str, expected: list[str]) -> None:
     assert countries_in(question) == expected
+
+
+def test_country_labels_name_the_country_with_its_code() -> None:
+    from kb.countries import country_label
+
+    assert country_label("GR") == "Greece (GR)"
+    assert country_label("CZ") == "Czechia (CZ)"
+    assert country_label("EU") == "European Union (EU)"
+    assert country_label(None) == ""
