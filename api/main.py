@@ -17,11 +17,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routers import ask, documents, health, search, speakers
+from api.routers import ask, documents, health, search, speakers, viewer
 from api.security import AuditLog, RateLimiter
 from kb import __version__
 from kb.errors import KBError
@@ -52,7 +53,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        page = path == "/" or path.startswith("/static/")
+        page = path == "/" or path.startswith("/static/") or (path.startswith("/documents/") and path.endswith("/view"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -130,7 +131,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, address: str
             if owned:
                 base.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="capacities-kb",
         version=__version__,
         description=(
@@ -138,12 +139,12 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, address: str
             "Write endpoints need an API key (Authorization: Bearer KEY or X-API-Key)."
         ),
         lifespan=lifespan,
-        docs_url=None,  # served below from local assets: the page must work offline
+        docs_url="/docs",  # Swagger UI 5 from the package's own assets: the page must work offline
         redoc_url=None,
+        static_url="/docs-assets",
     )
     install_error_handlers(app)
-    _offline_docs(app)
-    for module in (health, search, ask, speakers, documents):
+    for module in (health, search, ask, speakers, viewer, documents):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
@@ -160,25 +161,6 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, address: str
         )
     app.add_middleware(SecurityHeaders)
     return app
-
-
-def _offline_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the assets the swagger-ui-bundle package ships, not a CDN."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import HTMLResponse
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="capacities-kb API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
 
 
 def factory() -> FastAPI:

@@ -193,6 +193,7 @@ def test_openapi_documents_every_endpoint_with_models(client: TestClient) -> Non
         ("/documents/{doc_id}", "get"),
         ("/documents/{doc_id}", "delete"),
         ("/documents/{doc_id}/file", "get"),
+        ("/documents/{doc_id}/content", "get"),
         ("/chunks/{chunk_id}", "get"),
         ("/reindex", "post"),
     }
