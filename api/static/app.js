@@ -4,35 +4,6 @@
 
 const state = { key: "", searchOffset: 0, docsOffset: 0, facets: {} };
 const PAGE = 10;
-const DOC_TYPES = {
-  guideline: "Guideline", good_practice: "Good practice", ccc_material: "Climate City Contract",
-  transcript: "Webinar transcript", session_notes: "Session notes", self_assessment: "Self-assessment",
-  newsletter: "Newsletter", other: "Other",
-};
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "href") node.setAttribute("href", safeHref(value));
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-// Only same-origin absolute paths: never a scheme, never protocol-relative.
-function safeHref(value) {
-  const text = String(value);
-  return /^\/(?![\/\\])/.test(text) ? text : "#";
-}
 
 function fileHref(docId, page, seconds) {
   let href = "/documents/" + encodeURIComponent(docId) + "/file";
@@ -41,15 +12,22 @@ function fileHref(docId, page, seconds) {
   return href;
 }
 
-function clock(seconds) {
-  if (typeof seconds !== "number") return "";
-  const s = Math.max(0, Math.floor(seconds));
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
-  const ss = String(s % 60).padStart(2, "0");
-  return s >= 3600 ? Math.floor(s / 3600) + ":" + mm + ":" + ss : Math.floor(s / 60) + ":" + ss;
+// The source viewer at the cited place: the API gives each hit, citation and clip its url.
+function viewHref(item) {
+  if (item.url) return item.url;
+  return "/documents/" + encodeURIComponent(item.doc_id) + "/view";
 }
 
-function docType(value) { return DOC_TYPES[value] || value || ""; }
+// Query words in a text, as text nodes and <mark class="q"> elements (never HTML). Words of
+// four or more letters match at the start of a word, so "cities" marks "cities" but no part
+// of another word, and short function words ("how", "can") are left alone.
+function highlighted(text, query) {
+  const words = Array.from(new Set((query.match(/[\p{L}\p{N}]{4,}/gu) || []).map((w) => w.toLowerCase())));
+  if (!words.length) return [text];
+  const escaped = words.sort((a, b) => b.length - a.length).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const pattern = new RegExp("((?<![\\p{L}\\p{N}])(?:" + escaped.join("|") + ")[\\p{L}\\p{N}]*)", "giu");
+  return text.split(pattern).map((part, i) => (i % 2 ? el("mark", { class: "q" }, part) : part)).filter((p) => p !== "");
+}
 
 function where(item) {
   const bits = [];
@@ -133,7 +111,7 @@ function showTab(tab) {
 function setupTabs() {
   const tabs = Array.from(document.querySelectorAll("[role=tab]"));
   tabs.forEach((tab, i) => {
-    tab.addEventListener("click", () => showTab(tab));
+    tab.addEventListener("click", () => { showTab(tab); remember(); });
     tab.addEventListener("keydown", (event) => {
       let next = null;
       if (event.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
@@ -150,6 +128,7 @@ function setupTabs() {
 function facetLabel(facet, value) {
   if (facet === "doc_type") return docType(value);
   if (facet === "language") return value.toUpperCase();
+  if (facet === "country") return countryName(value);
   return value;
 }
 
@@ -168,6 +147,20 @@ function fillSelect(select, counts) {
   }
 }
 
+// The compare picker: one checkbox chip per country with material.
+function fillCountryChips(counts) {
+  const box = $("compare-countries");
+  const checked = new Set(checkedCountries());
+  box.replaceChildren(...Object.keys(counts || {}).filter((c) => c && c !== "EU").sort()
+    .map((code) => el("label", { class: "chip" },
+      el("input", { type: "checkbox", name: "country", value: code, checked: checked.has(code) }),
+      countryName(code))));
+}
+
+function checkedCountries() {
+  return Array.from(document.querySelectorAll("#compare-countries input:checked")).map((i) => i.value);
+}
+
 async function loadFacets() {
   try {
     const body = await api("/documents?limit=1");
@@ -175,6 +168,7 @@ async function loadFacets() {
     for (const select of document.querySelectorAll("select[data-facet]")) {
       if (!select.dataset.counts) fillSelect(select, body.facets[select.dataset.facet]);
     }
+    fillCountryChips(body.facets.country);
   } catch (err) {
     setStatus("search-status", err.message, "error");
   }
@@ -189,9 +183,10 @@ async function showContext(ref) {
   const body = $("context-body");
   body.replaceChildren(el("p", { class: "status loading" }, "Loading the passage…"));
   const link = $("context-link");
-  const label = typeof ref.start_s === "number" ? "Open the transcript (minute " + clock(ref.start_s) + ")"
-    : ref.page ? "Open the original at page " + ref.page : "Open the original";
-  link.replaceChildren(el("a", { href: fileHref(ref.doc_id, ref.page, ref.start_s), target: "_blank", rel: "noopener" }, label));
+  const label = typeof ref.start_s === "number" ? "Open the transcript at minute " + clock(ref.start_s)
+    : ref.page ? "Open the document at page " + ref.page : "Open the document at this passage";
+  link.replaceChildren(el("a", { href: viewHref(ref), target: "_blank", rel: "noopener" }, label));
+  if (ref.page) link.append(" · ", el("a", { href: fileHref(ref.doc_id, ref.page), target: "_blank", rel: "noopener" }, "original PDF"));
   if (!dialog.open) dialog.showModal();
   try {
     const chunk = await api("/chunks/" + encodeURIComponent(ref.chunk_id));
@@ -226,14 +221,14 @@ function searchFilters() {
   };
 }
 
-function hitItem(hit) {
-  const meta = [hit.country, docType(hit.doc_type), hit.language && hit.language.toUpperCase()].filter(Boolean).join(" · ");
+function hitItem(hit, query) {
+  const meta = [countryName(hit.country), docType(hit.doc_type), hit.language && hit.language.toUpperCase()].filter(Boolean).join(" · ");
   const place = where({ title: hit.title, page: hit.page, section: hit.section, start_s: hit.start_s, speakers: hit.speakers });
   const snippet = hit.text.length > 420 ? hit.text.slice(0, 420) + "…" : hit.text;
   return el("li", { class: "card hit" },
-    el("h3", {}, el("a", { href: fileHref(hit.doc_id, hit.page, hit.start_s), target: "_blank", rel: "noopener" }, hit.title)),
+    el("h3", {}, el("a", { href: viewHref(hit) + "&q=" + encodeURIComponent(query), target: "_blank", rel: "noopener" }, hit.title)),
     el("p", { class: "meta" }, meta, place ? el("span", { class: "place" }, place) : null),
-    el("p", { class: "snippet" }, snippet),
+    el("p", { class: "snippet" }, highlighted(snippet, query)),
     el("button", { type: "button", class: "link", onclick: () => showContext(Object.assign({}, hit, { quote: "" })) }, "Show passage"));
 }
 
@@ -246,7 +241,7 @@ async function runSearch(more) {
     const body = await api("/search?" + p.toString());
     const list = $("search-results");
     if (!more) list.replaceChildren();
-    body.hits.forEach((hit) => list.append(hitItem(hit)));
+    body.hits.forEach((hit) => list.append(hitItem(hit, q)));
     const shown = list.children.length;
     setStatus("search-status", shown ? shown + " passages" : "No passages match. Try other words or fewer filters.", shown ? "" : "empty");
     $("search-more").hidden = body.hits.length < PAGE;
@@ -272,7 +267,8 @@ function answerParagraph(text, citations) {
 function citationList(citations) {
   return el("ol", { class: "sources" }, citations.map((c) => el("li", { value: c.n },
     el("button", { type: "button", class: "link", onclick: () => showContext(c) }, c.title),
-    el("span", { class: "meta" }, " " + [c.country, docType(c.doc_type), where(c)].filter(Boolean).join(" · ")))));
+    el("span", { class: "meta" }, " " + [countryName(c.country), docType(c.doc_type), where(c)].filter(Boolean).join(" · ") + " · "),
+    el("a", { class: "meta", href: viewHref(c), target: "_blank", rel: "noopener" }, "open"))));
 }
 
 async function runAsk() {
@@ -300,12 +296,12 @@ async function runAsk() {
 async function runCompare() {
   const question = $("compare-q").value.trim();
   if (!question) return;
-  const countries = Array.from($("compare-countries").selectedOptions).map((o) => o.value);
+  const countries = checkedCountries();
   await busy($("compare-form"), "compare-status", "Comparing countries…", async () => {
     const body = await api("/compare", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ question, countries: countries.length ? countries : null }) });
     const rows = body.rows.map((row) => el("tr", { class: row.evidence ? "" : "no-evidence" },
-      el("th", { scope: "row" }, row.country),
+      el("th", { scope: "row" }, countryName(row.country)),
       el("td", {}, row.evidence ? answerParagraph(row.answer, row.citations) : el("p", { class: "none" }, "No evidence in the material for this country.")),
       el("td", {}, row.citations.length ? citationList(row.citations) : "—")));
     $("compare-result").replaceChildren(rows.length
@@ -331,11 +327,12 @@ async function runSpeakers() {
       el("div", { class: "person-head" },
         el("h3", {}, s.name),
         el("span", { class: "score", title: "Relevance, 1 = best" }, "score " + s.score.toFixed(2))),
-      el("p", { class: "meta" }, [s.role, s.organisation, s.country].filter(Boolean).join(" · ") || "No details given"),
+      el("p", { class: "meta" }, [s.role, s.organisation, countryName(s.country)].filter(Boolean).join(" · ") || "No details given"),
       el("ul", { class: "evidence" }, s.evidence.map((e) => el("li", {},
         el("p", { class: "meta" }, e.title, typeof e.start_s === "number" ? el("span", { class: "place" }, "minute " + clock(e.start_s)) : null),
         el("blockquote", {}, e.quote),
-        el("button", { type: "button", class: "link", onclick: () => showContext(Object.assign({ speakers: [] }, e)) }, "Show in context"))))))); 
+        el("button", { type: "button", class: "link", onclick: () => showContext(Object.assign({ speakers: [] }, e)) }, "Show in context"),
+        " · ", el("a", { href: viewHref(e), target: "_blank", rel: "noopener" }, "Open the transcript")))))));
     setStatus("speakers-status", body.speakers.length ? body.speakers.length + " people" : "Nobody found for this topic.", body.speakers.length ? "" : "empty");
   });
 }
@@ -351,14 +348,45 @@ async function loadDocuments(reset) {
     for (const select of document.querySelectorAll("#doc-filters select")) fillSelect(select, body.facets[select.dataset.facet]);
     const list = $("docs-list");
     if (reset) list.replaceChildren();
-    body.documents.forEach((d) => list.append(el("li", { class: "card doc" },
-      el("h3", {}, el("a", { href: fileHref(d.doc_id), target: "_blank", rel: "noopener" }, d.title)),
-      el("p", { class: "meta" }, [d.country, docType(d.doc_type), d.language && d.language.toUpperCase(), d.date,
-        d.chunk_count + " passages"].filter(Boolean).join(" · ")))));
+    body.documents.forEach((d) => list.append(docItem(d)));
     setStatus("docs-status", body.total ? body.total + " documents" : "No documents match.", body.total ? "" : "empty");
     $("docs-more").hidden = state.docsOffset + body.documents.length >= body.total;
   } catch (err) {
     setStatus("docs-status", err.message, "error");
+  }
+}
+
+function docItem(d) {
+  const item = el("li", { class: "card doc" },
+    el("h3", {}, el("a", { href: viewHref(d), target: "_blank", rel: "noopener" }, d.title)),
+    el("p", { class: "meta" }, [countryName(d.country), docType(d.doc_type), d.language && d.language.toUpperCase(), d.date,
+      d.chunk_count + " passages", d.source_path].filter(Boolean).join(" · ")));
+  const actions = el("p", { class: "actions" });
+  const ask = () => actions.replaceChildren(el("button", { type: "button", class: "link danger", onclick: confirm }, "Delete"));
+  const confirm = () => actions.replaceChildren(
+    el("span", {}, "Delete this document and its passages? "),
+    el("button", { type: "button", class: "secondary danger", onclick: () => deleteDocument(d, item, actions) }, "Delete"),
+    " ", el("button", { type: "button", class: "secondary", onclick: ask }, "Cancel"));
+  ask();
+  item.append(actions);
+  return item;
+}
+
+async function deleteDocument(d, item, actions) {
+  const key = $("up-key").value.trim() || state.key;
+  if (!key) {
+    actions.replaceChildren(el("span", { class: "error", role: "alert" }, "Enter the API key in “Add a document” to delete."));
+    $("up-key").focus();
+    return;
+  }
+  state.key = key;
+  actions.replaceChildren(el("span", { class: "status loading" }, "Deleting…"));
+  try {
+    await api("/documents/" + encodeURIComponent(d.doc_id), { method: "DELETE", noKeyPrompt: true });
+    item.replaceChildren(el("p", { class: "ok", role: "status" }, "Deleted “" + d.title + "”."));
+    loadFacets();
+  } catch (err) {
+    actions.replaceChildren(el("span", { class: "error", role: "alert" }, err.message));
   }
 }
 
@@ -391,10 +419,57 @@ async function runUpload() {
   }
 }
 
+// ---- shareable addresses ----------------------------------------------------------------
+// The address holds the tab, the query and the filters (?tab=search&q=...&country=SE), so a
+// link reproduces what the sender saw; opening it runs the query.
+
+const FIELDS = {
+  search: { q: "search-q", country: "search-country", doc_type: "search-doc_type", language: "search-language", audience: "search-audience" },
+  ask: { q: "ask-q", country: "ask-country", language: "ask-language" },
+  compare: { q: "compare-q" },
+  speakers: { q: "speakers-topic", country: "speakers-country" },
+  documents: { country: "docs-country", doc_type: "docs-doc_type", language: "docs-language" },
+};
+
+function currentTab() {
+  const tab = document.querySelector("[role=tab][aria-selected=true]");
+  return tab ? tab.id.replace("tab-", "") : "search";
+}
+
+function remember() {
+  const tab = currentTab();
+  const p = new URLSearchParams({ tab });
+  for (const [name, id] of Object.entries(FIELDS[tab] || {})) if ($(id).value.trim()) p.set(name, $(id).value.trim());
+  if (tab === "compare" && checkedCountries().length) p.set("countries", checkedCountries().join(","));
+  history.replaceState(null, "", "?" + p.toString());
+}
+
+function setValue(id, value) {
+  const node = $(id);
+  if (node.tagName === "SELECT" && !Array.from(node.options).some((o) => o.value === value)) {
+    node.append(el("option", { value }, node.dataset.facet === "country" ? countryName(value) : value));
+  }
+  node.value = value;
+}
+
+function restore() {
+  const p = new URLSearchParams(location.search);
+  const tab = p.get("tab");
+  if (!tab || !FIELDS[tab]) return;
+  for (const [name, id] of Object.entries(FIELDS[tab])) if (p.get(name)) setValue(id, p.get(name));
+  if (tab === "compare") {
+    const wanted = new Set((p.get("countries") || "").split(",").filter(Boolean));
+    document.querySelectorAll("#compare-countries input").forEach((i) => { i.checked = wanted.has(i.value); });
+  }
+  showTab($("tab-" + tab));
+  const runs = { search: () => runSearch(false), ask: runAsk, compare: runCompare, speakers: runSpeakers };
+  if (runs[tab]) runs[tab]();
+}
+
 // ---- wiring ---------------------------------------------------------------------------
 
 function onSubmit(id, handler) {
-  $(id).addEventListener("submit", (event) => { event.preventDefault(); handler(); });
+  $(id).addEventListener("submit", (event) => { event.preventDefault(); remember(); handler(); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -406,7 +481,9 @@ document.addEventListener("DOMContentLoaded", () => {
   onSubmit("upload-form", runUpload);
   $("search-more").addEventListener("click", () => runSearch(true));
   $("docs-more").addEventListener("click", () => loadDocuments(false));
-  for (const select of document.querySelectorAll("#doc-filters select")) select.addEventListener("change", () => loadDocuments(true));
+  for (const select of document.querySelectorAll("#doc-filters select")) {
+    select.addEventListener("change", () => { remember(); loadDocuments(true); });
+  }
   $("context-close").addEventListener("click", () => $("context").close());
   $("context").addEventListener("click", (event) => { if (event.target === $("context")) $("context").close(); });
   $("access-key-save").addEventListener("click", () => {
@@ -414,5 +491,5 @@ document.addEventListener("DOMContentLoaded", () => {
     $("keybar").hidden = true;
     loadFacets();
   });
-  loadFacets();
+  loadFacets().then(restore);
 });

@@ -2,119 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.e2e.conftest import CHROMIUM, HOSTILE, KEY
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-KEY = "e2e-write-key-7f3a"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SAMPLES = [
-    "guidelines/gl-eu-smaller-cities.pdf",
-    "transcripts/tr-alliance-1-governance.vtt",
-    "good-practice/valtion-sitoumus.html",
-    "good-practice/klimatkontrakt-2030.md",
-    "good-practice/cities2030-colaboracion-radical.html",
-]
-HOSTILE = (
-    b"<!doctype html><html><head><title>Hostile upload</title></head><body><h1>Hostile upload</h1>"
-    b"<p>Marker zebra-quartz. <script>window.__xss=1</script> Please read the "
-    b'<a href="javascript:alert(1)">javascript link</a> about zebra-quartz climate contracts.</p>'
-    b"<p>&lt;img src=x onerror=alert(2)&gt; zebra-quartz stays text.</p></body></html>"
-)
+pytestmark = pytest.mark.slow
 
 if not CHROMIUM.exists():
     pytest.skip("chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``kb serve`` on a free loopback port over a few sample files (or small written ones)."""
-    base = tmp_path_factory.mktemp("e2e")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    for rel in SAMPLES:
-        src = ROOT / "corpus" / rel
-        if src.exists():
-            shutil.copy(src, corpus / src.name)
-            meta = src.with_name(src.name + ".meta.yaml")
-            if meta.exists():
-                shutil.copy(meta, corpus / meta.name)
-    if not any(corpus.iterdir()):
-        (corpus / "note.md").write_text("# Note\n\nNational platforms help cities finance climate city contracts.\n")
-    data_dir = Path(os.environ.get("KB_E2E_DATA_DIR", base / "data"))
-    env = {
-        **os.environ,
-        "KB_DATA_DIR": str(data_dir),
-        "KB_API_KEYS": KEY,
-        "KB_CORPUS_DIRS": str(corpus),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    env.pop("KB_EMBED_MODEL", None)
-    kb = str(ROOT / ".venv" / "bin" / "kb")
-    subprocess.run([kb, "ingest", str(corpus)], env=env, check=True, timeout=1800, capture_output=True)
-    port = _free_port()
-    log = (base / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [kb, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(base / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("server did not start in 300 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="session")
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize(("label", "width", "height"), [("laptop", 1366, 860), ("phone", 390, 844)])
@@ -129,12 +27,32 @@ def test_page_end_to_end(server: str, browser, label: str, width: int, height: i
     page.goto(server + "/")
     page.wait_for_selector("#search-country option:nth-child(2)", state="attached")
 
-    # search
+    # countries by name, with the code
+    countries = page.locator("#search-country option").all_inner_texts()
+    assert any(t.startswith("Sweden (SE)") for t in countries), countries
+
+    # search: query words highlighted, and the address holds the query to share
     page.fill("#search-q", "How can smaller cities get support?")
+    page.select_option("#search-country", "EU")
     page.click("#search-form button[type=submit]")
     page.wait_for_selector("#search-results li")
     assert page.locator("#search-results li").count() > 0
+    assert page.locator("#search-results mark.q").count() > 0
+    first = page.locator("#search-results li h3").first.inner_text()
+    href = page.locator("#search-results li h3 a").first.get_attribute("href") or ""
+    assert href.startswith("/documents/") and "/view?at=" in href, href
+    shared = page.url
+    assert "tab=search" in shared and "country=EU" in shared and "smaller" in shared, shared
     page.screenshot(path=str(shots / f"kb-{label}-search.png"), full_page=True)
+
+    # the shared address, opened in a fresh page, runs the same search
+    other = context.new_page()
+    other.goto(shared)
+    other.wait_for_selector("#search-results li")
+    assert other.input_value("#search-q") == "How can smaller cities get support?"
+    assert other.input_value("#search-country") == "EU"
+    assert other.locator("#search-results li h3").first.inner_text() == first
+    other.close()
 
     # ask, then open a citation in context
     page.click("#tab-ask")
@@ -146,17 +64,22 @@ def test_page_end_to_end(server: str, browser, label: str, width: int, height: i
         cites.first.click()
         page.wait_for_selector("#context-body mark")
         assert page.locator("#context-body mark").inner_text().strip()
-        href = page.locator("#context-link a").get_attribute("href") or ""
-        assert href.startswith("/documents/") and "/file" in href
+        href = page.locator("#context-link a").first.get_attribute("href") or ""
+        assert href.startswith("/documents/") and "/view?at=" in href, href
         page.screenshot(path=str(shots / f"kb-{label}-citation.png"))
         page.keyboard.press("Escape")
     page.screenshot(path=str(shots / f"kb-{label}-ask.png"), full_page=True)
 
-    # compare
+    # compare, picking countries with checkbox chips
     page.click("#tab-compare")
     page.fill("#compare-q", "How do national governments support cities?")
+    page.check("#compare-countries input[value=SE]")
+    page.check("#compare-countries input[value=FI]")
     page.click("#compare-form button[type=submit]")
     page.wait_for_selector("#compare-result table, #compare-result .empty")
+    rows = page.locator("#compare-result tbody th").all_inner_texts()
+    assert rows == ["Sweden (SE)", "Finland (FI)"] or rows == ["Finland (FI)", "Sweden (SE)"], rows
+    assert "countries=" in page.url
     page.screenshot(path=str(shots / f"kb-{label}-compare.png"), full_page=True)
 
     # speakers
@@ -192,6 +115,19 @@ def test_page_end_to_end(server: str, browser, label: str, width: int, height: i
     assert all(h.startswith("/") or h == "#" for h in hrefs), hrefs
     page.screenshot(path=str(shots / f"kb-{label}-hostile.png"), full_page=True)
     assert page.evaluate("typeof window.__xss") == "undefined"
+
+    # delete the upload from the Documents tab, with the key given there
+    page.click("#tab-documents")
+    doc = page.locator("#docs-list li", has_text="Hostile upload")
+    doc.first.wait_for()
+    before = page.locator("#docs-status").inner_text()
+    doc.first.locator("button", has_text="Delete").click()
+    doc.first.locator("button.danger", has_text="Delete").click()
+    page.wait_for_selector("#docs-list li .ok:has-text('Deleted')")
+    page.screenshot(path=str(shots / f"kb-{label}-deleted.png"), full_page=True)
+    page.click("#tab-search")
+    page.click("#tab-documents")
+    page.wait_for_function("s => document.querySelector('#docs-status').textContent !== s", arg=before)
     assert dialogs == [] and errors == []
 
     # keyboard: arrow keys move between tabs
@@ -199,6 +135,20 @@ def test_page_end_to_end(server: str, browser, label: str, width: int, height: i
     page.keyboard.press("ArrowRight")
     assert page.locator("#tab-ask").get_attribute("aria-selected") == "true"
     context.close()
+
+
+def test_api_docs_render_offline(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/ask" in paths and "/search" in paths, paths
+    assert "Unable to render" not in page.content()
+    assert all(u.startswith(server) for u in requests), [u for u in requests if not u.startswith(server)]
+    page.screenshot(path="/tmp/kb-laptop-docs.png")
+    page.close()
 
 
 def test_hostile_file_does_not_run_when_opened(server: str, browser) -> None:  # type: ignore[no-untyped-def]
