@@ -41,7 +41,7 @@ QUERIES = [
 
 def _time(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "kb.cli", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"kb {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     record = address_path(settings.store_dir, settings.collection)
     server = subprocess.Popen(
-        [sys.executable, "-m", "kb.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -208,7 +208,7 @@ def _cli_reingest(data_dir: Path, paths: list[Path]) -> float:
     """Wall time of the literal ``kb ingest PATHS --json`` over an already indexed data dir."""
     models = bench_settings(data_dir).models_dir
     env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_MODEL_CACHE_DIR": str(models)}
-    cmd = [sys.executable, "-m", "kb.cli", "ingest", *map(str, paths), "--json"]
+    cmd = [sys.executable, "-m", "cli", "ingest", *map(str, paths), "--json"]
     started = time.perf_counter()
     subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     return round(time.perf_counter() - started, 2)

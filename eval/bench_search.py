@@ -1,6 +1,6 @@
 """Search benchmark: latency of the real search path, query embedding included, and peak memory.
 
-Each query goes through ``KnowledgeBase.retriever.search`` and ``search_response``, as
+Each query goes through ``KnowledgeBase.retriever.search`` and ``SearchResponse``, as
 ``kb search`` and ``GET /search`` do: query embedding with the real model, sparse encoding,
 the hybrid RRF query in the store (twice when the question names a country), fusion
 corrections, duplicate collapse and the JSON shape. Queries are gold questions
@@ -41,7 +41,7 @@ from eval.bench_store import BATCH, p50_p95, peak_rss_mb, unit_vectors
 from eval.gold import load_gold
 from eval.run import machine
 from ingest.models import Chunk, Span
-from kb.models import SearchFilters, SparseVector
+from kb.models import SearchFilters, SearchResponse, SparseVector
 from kb.store import EdgeStore, VectorStore
 from kb.store_server import QdrantServerStore
 
@@ -163,7 +163,6 @@ def run_one(backend: str, points: int, n_queries: int, points_dir: Path) -> dict
     ``edge-optimized`` (after :meth:`EdgeStore.optimize` built the HNSW index) and
     ``client-local`` (:class:`QdrantServerStore` over qdrant-client's ``:memory:`` mode).
     """
-    from kb.presenters import search_response
     from kb.service import KnowledgeBase
 
     asked = questions()
@@ -201,7 +200,7 @@ def run_one(backend: str, points: int, n_queries: int, points_dir: Path) -> dict
 
         def search(query: str) -> None:
             result = kb.retriever.search(query, SearchFilters(), k=settings.search_k)
-            search_response(result)
+            SearchResponse.of(result.hits, result.took_ms).model_dump(mode="json")
 
         started = time.perf_counter()
         search(warmup[0])  # loads the model

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any, Self
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
@@ -161,9 +162,16 @@ class DocRecord(BaseModel):
 
 
 class Located(BaseModel):
-    """Something quoted from a document, with the address of the page that shows it in place."""
+    """Something quoted from a chunk of a document, with the address of the page that shows it in place.
+
+    Hits, citations and speaker clips are all built from a chunk through :meth:`from_chunk`,
+    so the fields they share are copied from :class:`Chunk` in one place.
+    """
 
     doc_id: str
+    chunk_id: str
+    title: str
+    path: str  # relative to the folder the file was ingested from
     span: Span
 
     @computed_field  # type: ignore[prop-decorator]
@@ -172,23 +180,81 @@ class Located(BaseModel):
         """The source viewer opened at the span: ``/documents/{doc_id}/view?at=START-END``."""
         return f"/documents/{quote(self.doc_id, safe='')}/view?at={self.span.start}-{self.span.end}"
 
+    @classmethod
+    def chunk_fields(cls, chunk: Chunk) -> dict[str, Any]:
+        """The fields this type takes from a chunk as they are."""
+        return {"doc_id": chunk.doc_id, "chunk_id": chunk.chunk_id, "title": chunk.title, "path": chunk.path}
 
-class Citation(Located):
-    """A numbered source of an answer sentence, with a verbatim quote and its span."""
+    @classmethod
+    def from_chunk(cls, chunk: Chunk, **fields: Any) -> Self:
+        """Build from ``chunk``; ``fields`` give the rest and override what the chunk says."""
+        return cls.model_validate({**cls.chunk_fields(chunk), **fields})
 
-    n: int
-    chunk_id: str
-    title: str
-    path: str  # relative to the folder the file was ingested from
+
+class Sourced(Located):
+    """A located passage with where it is in its source and what kind of source that is."""
+
     page: int | None = None
     section: list[str] = Field(default_factory=list)
     start_s: float | None = None
     end_s: float | None = None
     speakers: list[str] = Field(default_factory=list)
-    quote: str
     language: str | None = None
     country: str | None = None
     doc_type: str | None = None
+
+    @classmethod
+    def chunk_fields(cls, chunk: Chunk) -> dict[str, Any]:
+        """The located fields, with the chunk's page, section, times, speakers and metadata."""
+        return {
+            **super().chunk_fields(chunk),
+            "page": chunk.page_start,
+            "section": list(chunk.section),
+            "start_s": chunk.start_s,
+            "end_s": chunk.end_s,
+            "speakers": list(chunk.speakers),
+            "language": chunk.language,
+            "country": chunk.country,
+            "doc_type": chunk.doc_type,
+        }
+
+
+class Citation(Sourced):
+    """A numbered source of an answer sentence, with a verbatim quote and its span."""
+
+    n: int
+    quote: str
+
+
+class SearchHit(Sourced):
+    """One search hit as the CLI and the API show it: the chunk's text and its scores."""
+
+    text: str
+    score: float
+    page_end: int | None = None
+    stages: StageScores
+    duplicates: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, hit: Hit) -> SearchHit:
+        """The hit of a search, flattened for output."""
+        c = hit.chunk
+        return cls.from_chunk(
+            c, span=c.span, text=c.text, score=hit.score, page_end=c.page_end, stages=hit.stages,
+            duplicates=list(hit.duplicates),
+        )  # fmt: skip
+
+
+class SearchResponse(BaseModel):
+    """``{"hits": [...], "took_ms": ...}``: the JSON of ``GET /search`` and ``kb search --json``."""
+
+    hits: list[SearchHit]
+    took_ms: float
+
+    @classmethod
+    def of(cls, hits: list[Hit], took_ms: float) -> SearchResponse:
+        """The response for a search's hits."""
+        return cls(hits=[SearchHit.of(h) for h in hits], took_ms=took_ms)
 
 
 class SentenceCheck(BaseModel):
@@ -245,12 +311,9 @@ class Comparison(BaseModel):
 class SpeakerEvidence(Located):
     """Something a person said or wrote that made them rank for a topic."""
 
-    title: str
-    chunk_id: str
     start_s: float | None = None
     end_s: float | None = None
     quote: str
-    path: str | None = None  # relative to the folder the file was ingested from
 
 
 class Speaker(BaseModel):

@@ -140,20 +140,12 @@ def citation_for(n: int, c: Candidate) -> Citation:
     chunk = c.hit.chunk
     turn = next((t for t in chunk.turns if t.span.start <= c.start < max(t.span.end, t.span.start + 1)), None)
 
-    return Citation(
+    return Citation.from_chunk(
+        chunk,
         n=n,
-        chunk_id=chunk.chunk_id,
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        path=chunk.path,
-        page=chunk.page_start,
-        section=list(chunk.section),
         start_s=turn.start_s if turn else chunk.start_s,
         end_s=turn.end_s if turn else chunk.end_s,
         speakers=[turn.speaker] if turn and turn.speaker else list(chunk.speakers),
         quote=c.text,
         span=Span(start=c.start, end=c.end),
-        language=chunk.language,
-        country=chunk.country,
-        doc_type=chunk.doc_type,
     )

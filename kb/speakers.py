@@ -227,27 +227,15 @@ def _mentioned(turn: _Turn, record: DocRecord | None) -> list[str]:
 
 
 def _clip(turn: _Turn) -> SpeakerEvidence:
-    return SpeakerEvidence(
-        doc_id=turn.chunk.doc_id,
-        title=turn.chunk.title,
-        chunk_id=turn.chunk.chunk_id,
-        start_s=turn.start_s,
-        end_s=turn.end_s,
-        quote=turn.text,
-        span=turn.span,
-        path=turn.chunk.path,
+    return SpeakerEvidence.from_chunk(
+        turn.chunk, start_s=turn.start_s, end_s=turn.end_s, quote=turn.text, span=turn.span
     )
 
 
 def _author_clip(chunk: Chunk) -> SpeakerEvidence:
     end = min(len(chunk.text), 300)
-    return SpeakerEvidence(
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        chunk_id=chunk.chunk_id,
-        quote=chunk.text[:end],
-        span=Span(start=chunk.span.start, end=chunk.span.start + end),
-        path=chunk.path,
+    return SpeakerEvidence.from_chunk(
+        chunk, quote=chunk.text[:end], span=Span(start=chunk.span.start, end=chunk.span.start + end)
     )
 
 

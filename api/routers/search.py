@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -11,8 +11,7 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.params import FiltersDep
 from api.schemas import HAS_WORD
 from ingest.models import Chunk
-from kb.models import MAX_QUERY_CHARS
-from kb.presenters import SearchResponse, search_response
+from kb.models import MAX_QUERY_CHARS, SearchResponse
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
@@ -30,10 +29,10 @@ def search(
     ],
     k: Annotated[int | None, Query(ge=1, le=200, description="Hits per page")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000, description="Hits to skip")] = 0,
-) -> dict[str, Any]:
+) -> SearchResponse:
     """Search chunks (dense and sparse, fused); the same JSON as ``kb search --json``."""
     result = kb.retriever.search(q, filters, k=k or kb.settings.search_k, offset=offset)
-    return search_response(result)
+    return SearchResponse.of(result.hits, result.took_ms)
 
 
 @router.get("/chunks/{chunk_id}", response_model=Chunk, summary="One chunk with its text and span")

@@ -77,7 +77,7 @@ def test_an_upload_with_an_unknown_country_is_refused(make_client: ClientFactory
 def test_the_cli_refuses_an_unknown_country_in_one_line(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from kb.cli import main
+    from cli import main
 
     monkeypatch.setenv("KB_DATA_DIR", str(client.settings.data_dir))  # type: ignore[attr-defined]
     for args in (["search", "financing", "--country", "XX"], ["compare", "financing", "--countries", "SE,XX"]):

@@ -239,7 +239,7 @@ def test_docs_page_works_offline(client: TestClient) -> None:
 def test_one_query_length_limit_for_api_cli_and_kb(client: TestClient) -> None:
     from click.testing import CliRunner
 
-    from kb.cli import main
+    from cli import main
     from kb.models import MAX_QUERY_CHARS
 
     longest, too_long = "cities " * (MAX_QUERY_CHARS // 7), "c" * (MAX_QUERY_CHARS + 1)

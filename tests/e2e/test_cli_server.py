@@ -131,7 +131,7 @@ def test_the_cli_imports_no_model_code_through_the_server(
     env: dict[str, str], served: tuple[subprocess.Popen[bytes], Path]
 ) -> None:
     script = (
-        "import sys\nfrom kb.cli import main\n"
+        "import sys\nfrom cli import main\n"
         "try:\n    main(['search', 'platform', '--json'])\nexcept SystemExit as e:\n    assert not e.code\n"
         "print(sorted(m for m in ('torch', 'transformers', 'qdrant_edge', 'qdrant_client') if m in sys.modules))"
     )
@@ -154,7 +154,7 @@ def test_the_address_is_withdrawn_and_a_stale_one_ignored(
 
 def test_stats_on_the_store_imports_no_model_code(env: dict[str, str]) -> None:
     script = (
-        "import sys\nfrom kb.cli import main\n"
+        "import sys\nfrom cli import main\n"
         "try:\n    main(['stats', '--json'])\nexcept SystemExit as e:\n    assert not e.code\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
     )
@@ -168,7 +168,7 @@ def test_parse_imports_no_model_code(env: dict[str, str]) -> None:
     corpus = Path(env["KB_DATA_DIR"]).parent / "corpus"
     docx = sorted((ROOT / "corpus").rglob("*.docx"))[:1]  # an Office file goes through unstructured
     script = (
-        "import sys\nfrom kb.cli import main\n"
+        "import sys\nfrom cli import main\n"
         f"try:\n    main(['parse', {str(corpus)!r}, *{[str(p) for p in docx]!r}, '--json'])\n"
         "except SystemExit as e:\n    assert not e.code\n"
         "print(sorted(m for m in ('torch', 'spacy', 'thinc') if m in sys.modules))"

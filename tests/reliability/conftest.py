@@ -75,9 +75,9 @@ def kb_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run_kb(args: list[str], data_dir: Path, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m kb.cli ARGS`` to completion and return its output."""
+    """Run ``python -m cli ARGS`` to completion and return its output."""
     return subprocess.run(
-        [sys.executable, "-m", "kb.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=REPO,
         env=kb_env(data_dir, **extra),
         capture_output=True,

@@ -54,7 +54,7 @@ def clean(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> IndexState:
 def _kill_ingest_after(folder: Path, data: Path, files_done: int, delay_s: float) -> int:
     """Start ``kb ingest FOLDER``; kill -9 it ``delay_s`` after ``files_done`` files are in. Returns files seen."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kb.cli", "ingest", str(folder)],
+        [sys.executable, "-m", "cli", "ingest", str(folder)],
         cwd=REPO,
         env=kb_env(data),
         stdout=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.registry import load_path
-from kb.cli import main
+from cli import main
 from kb.models import SearchFilters
 from kb.service import KnowledgeBase
 from kb.settings import Settings, get_settings

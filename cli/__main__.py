@@ -1,0 +1,5 @@
+"""``python -m cli``: the same as the ``kb`` command."""
+
+from cli import main
+
+main()
