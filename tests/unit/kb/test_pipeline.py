@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.registry import load_path
 from cli import main
+from ingest.registry import load_path
 from kb.models import SearchFilters
 from kb.service import KnowledgeBase
 from kb.settings import Settings, get_settings
