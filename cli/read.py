@@ -34,7 +34,7 @@ from kb.remote import RemoteKB
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(query: str, k: int | None, offset: int, as_json: bool, **kw: Any) -> None:
-    """Hybrid search (dense + sparse, fused in Qdrant)."""
+    """Hybrid search: dense and sparse lists fused by RRF, in any language."""
     query, filters = checked(query), filters_from(kw)
 
     def local(kb: Any) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from eval.metrics import (
     first_occurrence,
     per_query,
     percentile,
-    person_key,
 )
 from ingest.registry import iter_files, load_path
 from kb.models import Answer, Hit
 from kb.sentences import sentence_candidates
+from kb.speakers import name_key
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ class DomainEval:
 
     def _speakers(self, it: GoldItem) -> dict[str, float]:
         found = self.kb.speakers.find(it.question, limit=10).speakers
-        ranked = first_occurrence(person_key(s.name) for s in found)
-        qrels = {it.id: {person_key(n): 1 for n in it.speakers}}
+        ranked = first_occurrence(name_key(s.name) for s in found)
+        qrels = {it.id: {name_key(n): 1 for n in it.speakers}}
         return per_query(qrels, {it.id: ranked}, SPEAKER_MEASURES)[it.id]
 
     def _compare(self, it: GoldItem) -> float:

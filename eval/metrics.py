@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -118,14 +117,6 @@ def contains_fact(answer: str, facts: Sequence[str]) -> bool:
     """True when the answer contains at least one fact (case-insensitive, white space normalised)."""
     text = normalise(answer)
     return any(normalise(f) in text for f in facts if f.strip())
-
-
-def person_key(name: str) -> str:
-    """A person's name without accents, case, hyphens or a "(fictional)" marker."""
-    name = re.sub(r"\s*\((fictional|fictitious)\)\s*$", "", name, flags=re.IGNORECASE)
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(folded.casefold().replace("-", " ").split())
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -40,7 +40,8 @@ DETECTABLE_LANGUAGES = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt",
     "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv", "uk", "ru", "no", "tr",
 )  # fmt: skip
-_FICTIONAL = re.compile(r"\s*\(fictional\)\s*$", re.IGNORECASE)
+# A " (fictional)" or " (fictitious)" after a name: the person is invented for the sample corpus.
+FICTIONAL_MARK = re.compile(r"\s*\((fictional|fictitious)\)\s*$", re.IGNORECASE)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LIST_FIELDS = ("audience", "topics", "sources")
 _PERSON_FIELDS = ("authors", "speakers")
@@ -247,10 +248,10 @@ def person(value: Any) -> Person:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"].strip():
         raise ValueError("each person needs a name")
     name = value["name"].strip()
-    fictional = bool(_FICTIONAL.search(name)) or bool(value.get("fictional", False))
+    fictional = bool(FICTIONAL_MARK.search(name)) or bool(value.get("fictional", False))
     country = value.get("country")
     return Person(
-        name=_FICTIONAL.sub("", name),
+        name=FICTIONAL_MARK.sub("", name),
         organisation=_opt_str(value.get("organisation")),
         country=check_country(country) if country else None,
         role=_opt_str(value.get("role")),

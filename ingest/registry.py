@@ -187,7 +187,8 @@ def _walk(folder: Path, ancestors: set[tuple[int, int]]) -> Iterator[Path | Pars
                 continue
             yield from _walk(path, ancestors | {key})
         elif stat.S_ISREG(info.st_mode) and path.suffix.lower() in SUPPORTED_SUFFIXES:
-            if not os.access(path, os.R_OK):
+            # the ids open() will use: a process that dropped privileges must see its own limits
+            if not os.access(path, os.R_OK, effective_ids=os.access in os.supports_effective_ids):
                 yield ParseError(path.as_posix(), "cannot read file: permission denied")
                 continue
             yield path

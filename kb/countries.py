@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gettext
 import re
-import unicodedata
 from functools import lru_cache
 
 import pycountry
+
+from kb.textnorm import fold
 
 # CapaCITIES core and supporting countries (ISO 3166, as stored: GR for Greece).
 COUNTRIES = (
@@ -50,11 +51,6 @@ _MIN_PREFIX = 4
 _MAX_ENDING = 5  # longest case ending kept off a country name (Hungarian -ban, Finnish -essa)
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def _prefix(name: str) -> str:
     """The part of a one-word name that survives inflection (Szwecja -> szwec)."""
     cut = 1 if len(name) <= 6 else 2
@@ -81,14 +77,14 @@ def _patterns() -> tuple[dict[str, str], dict[str, str]]:
     phrases: dict[str, str] = {}
     for code, extra in EXTRA.items():
         for form in extra:
-            words = _WORD.findall(_fold(form))
+            words = _WORD.findall(fold(form))
             if len(words) == 1:
                 prefixes.setdefault(words[0], code)  # adjective stems match as they are
             else:
                 phrases.setdefault(" ".join(words), code)
     for code, forms in names.items():
         for form in forms:
-            folded = _fold(form)
+            folded = fold(form)
             words = _WORD.findall(folded)
             if len(words) == 1:
                 prefixes.setdefault(_prefix(words[0]), code)
@@ -100,7 +96,7 @@ def _patterns() -> tuple[dict[str, str], dict[str, str]]:
 def countries_in(text: str) -> list[str]:
     """Country codes named in ``text``, in order of first mention."""
     prefixes, phrases = _patterns()
-    folded = _fold(text)
+    folded = fold(text)
     words = _WORD.findall(folded)
     found: dict[int, str] = {}
     joined = " ".join(words)

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense + sparse prefetch fused by RRF in Qdrant, optional rerank,
-near-duplicate collapse and paging."""
+"""Hybrid retrieval: dense + sparse prefetch fused by RRF in Qdrant, re-scored here for
+cross-lingual hits and named countries, then optional rerank, near-duplicate collapse and paging."""
 
 from __future__ import annotations
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.metadata import FICTIONAL_MARK
 from ingest.models import Chunk, Span
 from kb.embed import Embedder
 from kb.models import DocRecord, Hit, SearchFilters, Speaker, SpeakerEvidence, SpeakerResult, validate_query
 from kb.retrieve import Retriever
 from kb.store import VectorStore
+from kb.textnorm import fold
 
-_FICTIONAL = re.compile(r"\s*\((fictional|fictitious)\)\s*$", re.IGNORECASE)
 _AUTHOR_SHARE = 0.5  # writing about a topic counts, but less than talking about it at length
 _QUESTION_WEIGHT = 0.3
 _MODERATOR_WEIGHT = 0.5
@@ -31,15 +31,12 @@ _MODERATOR_WEIGHT = 0.5
 
 def name_key(name: str) -> str:
     """Normalise a person's name for identity: no "(fictional)", accents, case or extra spaces."""
-    name = _FICTIONAL.sub("", name)
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(folded.casefold().replace("-", " ").split())
+    return " ".join(fold(FICTIONAL_MARK.sub("", name)).replace("-", " ").split())
 
 
 def display_name(name: str) -> str:
     """A person's name as shown: without a "(fictional)" marker."""
-    return " ".join(_FICTIONAL.sub("", name).split())
+    return " ".join(FICTIONAL_MARK.sub("", name).split())
 
 
 @dataclass

@@ -10,8 +10,9 @@ import pytest
 
 from eval.domain import calibrate
 from eval.gold import GoldItem, Relevant, language_pair, load_gold
-from eval.metrics import aggregate, contains_fact, first_occurrence, per_query, person_key
+from eval.metrics import aggregate, contains_fact, first_occurrence, per_query
 from eval.report import diff
+from kb.speakers import name_key as person_key
 
 
 def test_first_occurrence_keeps_first_rank_of_each_document() -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,16 +151,33 @@ def test_binary_junk(tmp_path: Path) -> None:
     assert error.reason == "content is binary data, not text"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(tmp_path: Path) -> None:
-    path = tmp_path / "secret.txt"
-    path.write_text("hidden")
-    path.chmod(0)
+@contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the block as ``nobody`` when the tests run as root (CI does): root reads any file."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
     try:
-        assert "cannot read file" in one_error(path).reason
-        assert [str(x) for x in iter_files([tmp_path])] == [f"{path.as_posix()}: cannot read file: permission denied"]
+        yield
     finally:
-        path.chmod(0o644)
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def test_unreadable_file() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="kb-unreadable-"))  # under /tmp, so nobody may enter it
+    try:
+        folder.chmod(0o755)
+        path = folder / "secret.txt"
+        path.write_text("hidden")
+        path.chmod(0)
+        with unprivileged():
+            assert "cannot read file" in one_error(path).reason
+            assert [str(x) for x in iter_files([folder])] == [f"{path.as_posix()}: cannot read file: permission denied"]
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_unreadable_file_as_any_user(tmp_path: Path) -> None:
