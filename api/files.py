@@ -7,10 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from api.uploads import Received
-from ingest.metadata import sidecar_path, validate
+from ingest.metadata import sidecar_path, validate, write_sidecar
 from ingest.registry import SUPPORTED_SUFFIXES
 from ingest.sniff import sniff
 
@@ -83,23 +81,6 @@ def store_upload(received: Received, files_dir: Path, fmt: str, meta: dict[str, 
         os.replace(received.tmp_path, dest)
     write_sidecar(dest, {**meta, "original_name": received.filename})
     return dest
-
-
-def write_sidecar(path: Path, fields: dict[str, Any]) -> None:
-    """Write ``<file>.meta.yaml`` atomically."""
-    sidecar = sidecar_path(path)
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(fields, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, sidecar)
-
-
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """The sidecar written by :func:`write_sidecar`, or an empty mapping."""
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return {}
-    data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
 
 
 def remove_stored(path: Path) -> bool:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kb.indexer import IngestSummary
-from kb.models import COUNTRY_LIST_SCHEMA, MAX_QUERY_CHARS, DocRecord, SearchFilters, country_codes
+from kb.models import COUNTRY_LIST_SCHEMA, MAX_QUERY_CHARS, IngestSummary, SearchFilters, country_codes
 
 # Documented, not validated here: a query without a word is answered 400 ``bad_query`` by kb.
 HAS_WORD: dict[str, object] = {"pattern": r"\w"}
@@ -63,16 +62,6 @@ class Health(BaseModel):
     store: str
     documents: int
     chunks: int
-
-
-class DocumentList(BaseModel):
-    """``GET /documents``: one page of documents, the total and facet counts."""
-
-    documents: list[DocRecord]
-    total: int
-    limit: int
-    offset: int
-    facets: dict[str, dict[str, int]]
 
 
 class Deleted(BaseModel):

@@ -68,6 +68,7 @@ def parse(paths: tuple[Path, ...], as_json: bool, fast: bool) -> None:
 def ingest(paths: tuple[Path, ...], sync: bool, as_json: bool) -> None:
     """Ingest files and folders incrementally (unchanged files are skipped)."""
     with session() as kb:
+        kb.open(repair_server=True)  # the writer: it may repair a Qdrant server too
         summary = kb.indexer().ingest(list(paths), sync=sync, progress=sys.stderr.isatty() or not as_json)
     for failure in summary.failed:
         click.echo(f"error: {failure.path}: {failure.error}", err=True)

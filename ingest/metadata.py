@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -66,6 +67,23 @@ def parse_yaml(text: str) -> Any:
 def sidecar_path(path: Path) -> Path:
     """Return the sidecar path of ``path`` (``<file>.meta.yaml``)."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def write_sidecar(path: Path, fields: dict[str, Any]) -> None:
+    """Write ``<file>.meta.yaml`` atomically."""
+    sidecar = sidecar_path(path)
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(fields, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, sidecar)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """The sidecar written by :func:`write_sidecar`, or an empty mapping."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
 
 
 def metadata_files(path: Path, root: Path | None = None) -> list[Path]:

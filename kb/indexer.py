@@ -14,8 +14,6 @@ batch after batch, in the order above.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -24,41 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.errors import ParseError
-from ingest.metadata import METADATA_VERSION, metadata_files
+from ingest.metadata import METADATA_VERSION
 from ingest.models import Chunk, SourceDoc
-from ingest.registry import iter_files, load_path
+from ingest.registry import LoadResult, iter_files, load_path
 from kb.embed import Embedder
-from kb.models import DocRecord, SearchFilters, SparseVector
+from kb.fingerprints import doc_fingerprint, file_fingerprint, file_key, shown_path
+from kb.models import DocRecord, FailedFile, IngestSummary, SearchFilters, SparseVector
 from kb.sparse import SparseEncoder
 from kb.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
 _PARTIAL = "~partial"
-
-
-class FailedFile(BaseModel):
-    """A file (or a line of a bulk file) that could not be ingested."""
-
-    path: str
-    error: str
-
-
-class IngestSummary(BaseModel):
-    """What an ingest run did; the JSON shape of ``kb ingest --json``."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: list[FailedFile] = Field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
-    doc_ids: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -117,12 +95,6 @@ class Indexer:
         """What the chunks of an unchanged document depend on: chunker and metadata versions, token budgets."""
         return f"{CHUNKER_VERSION}.{METADATA_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
 
-    def __post_init__(self) -> None:
-        self.store.ensure_collection(self.embedder.model_id, self.embedder.dim)
-        repaired = self.store.repair()
-        if repaired:
-            logger.warning("removed %s chunks left by an interrupted ingest", repaired)
-
     def ingest(
         self, paths: Sequence[Path], *, sync: bool = False, progress: bool = False, roots: Sequence[Path] = ()
     ) -> IngestSummary:
@@ -149,10 +121,10 @@ class Indexer:
                 if isinstance(item, ParseError):
                     summary.failed.append(FailedFile(path=item.path, error=item.reason))
                 else:
-                    files.append((item, _relative(item, [root, *roots])))
+                    files.append((item, shown_path(item, [root, *roots])))
         try:
             for path, relative in tqdm(files, desc="ingest", unit="file", disable=not progress, leave=False):
-                seen.add(_key(path))
+                seen.add(file_key(path))
                 try:
                     self._ingest_file(path, relative, summary)
                 except ParseError as exc:
@@ -174,11 +146,33 @@ class Indexer:
         summary = summary or IngestSummary()
         try:
             for doc in docs:
-                self._queue(doc, fingerprint=_doc_hash(doc, self.chunking), summary=summary, file=doc.path)
+                self._queue(doc, fingerprint=doc_fingerprint(doc, self.chunking), summary=summary, file=doc.path)
             self._drain(summary)
         finally:
             self._stop_worker()
         self.store.flush()
+        return summary
+
+    def ingest_parsed(self, path: Path, parsed: LoadResult) -> IngestSummary:
+        """Index a file already parsed (an upload checked before it is stored), without parsing it again.
+
+        Args:
+            path: The file; its fingerprint (bytes and metadata files) is taken now.
+            parsed: What :func:`ingest.registry.load_path` gave for it, with its metadata as
+                it now stands.
+
+        Returns:
+            The summary, as :meth:`ingest` gives for one file.
+        """
+        started = time.perf_counter()
+        summary = IngestSummary()
+        try:
+            self._ingest_file(path, path.name, summary, parsed)
+            self._drain(summary)
+        finally:
+            self._stop_worker()
+        self.store.flush()
+        summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
     def delete(self, doc_id: str) -> bool:
@@ -192,15 +186,15 @@ class Indexer:
 
     # --- internals -------------------------------------------------------------------
 
-    def _ingest_file(self, path: Path, relative: str, summary: IngestSummary) -> None:
-        key = _key(path)
+    def _ingest_file(self, path: Path, relative: str, summary: IngestSummary, parsed: LoadResult | None = None) -> None:
+        key = file_key(path)
         fingerprint = file_fingerprint(path, self.chunking)
         previous = self.store.find_by_path(key)
         if previous and all(r.fingerprint == fingerprint for r in previous):
             summary.unchanged += 1
             summary.doc_ids.extend(r.doc_id for r in previous)
             return
-        result = load_path(path, max_bytes=self.max_bytes, max_unzipped_bytes=self.max_unzipped_bytes)
+        result = parsed or load_path(path, max_bytes=self.max_bytes, max_unzipped_bytes=self.max_unzipped_bytes)
         for error in result.errors:
             summary.failed.append(FailedFile(path=error.path, error=error.reason))
         if not result.docs:
@@ -226,7 +220,7 @@ class Indexer:
                 self.delete(old.doc_id)
 
     def _queue(self, doc: SourceDoc, fingerprint: str, summary: IngestSummary, file: str) -> None:
-        content = _doc_hash(doc, self.chunking)
+        content = doc_fingerprint(doc, self.chunking)
         doc = doc.model_copy(update={"content_sha256": content})
         existing = self.store.get_document(doc.doc_id)
         summary.doc_ids.append(doc.doc_id)
@@ -304,7 +298,7 @@ class Indexer:
 
     def _sync(self, folders: Sequence[Path], seen: set[str]) -> int:
         removed = 0
-        roots = [_key(f).rstrip("/") + "/" for f in folders]
+        roots = [file_key(f).rstrip("/") + "/" for f in folders]
         if not roots:
             return 0
         offset = 0
@@ -326,52 +320,6 @@ class Indexer:
 def passage_text(chunk: Chunk) -> str:
     """The text embedded for a chunk: its title and section give the model context."""
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
-
-
-def file_fingerprint(path: Path, chunking: str = "") -> str:
-    """Hash a file together with the metadata files that apply to it, and how it is chunked."""
-    digest = hashlib.sha256(chunking.encode())
-    for part in (path, *metadata_files(path)):
-        digest.update(str(part.name).encode())
-        digest.update(b"\x00")
-        digest.update(part.read_bytes())
-    return digest.hexdigest()
-
-
-def _doc_hash(doc: SourceDoc, chunking: str = "") -> str:
-    """Hash what a document's chunks depend on: its text, its metadata and how it is chunked."""
-    payload = json.dumps(
-        {
-            "chunking": chunking,
-            "text": doc.text,
-            "title": doc.title,
-            "meta": doc.meta.model_dump(mode="json"),
-            "format": doc.format,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _key(path: Path) -> str:
-    return path.resolve().as_posix()
-
-
-def _relative(path: Path, roots: Sequence[Path]) -> str:
-    """The path users see: relative to the first of ``roots`` that holds it, else the file's name."""
-    for root in roots:
-        if path == root:
-            continue
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            pass
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
-        except (OSError, ValueError):
-            continue
-    return path.name
 
 
 def _record(doc: SourceDoc, file: str, chunk_count: int, fingerprint: str) -> DocRecord:

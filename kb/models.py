@@ -334,3 +334,23 @@ class SpeakerResult(BaseModel):
     topic: str
     speakers: list[Speaker]
     took_ms: float = 0.0
+
+
+class FailedFile(BaseModel):
+    """A file (or a line of a bulk file) that could not be ingested."""
+
+    path: str
+    error: str
+
+
+class IngestSummary(BaseModel):
+    """What an ingest run did; the JSON shape of ``kb ingest --json``."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[FailedFile] = Field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+    doc_ids: list[str] = Field(default_factory=list)

@@ -11,6 +11,7 @@ from pathlib import Path
 from kb import __version__
 from kb.answer import Answerer
 from kb.countries import countries_in
+from kb.documents import Documents
 from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
@@ -43,6 +44,7 @@ class KnowledgeBase:
     settings: Settings
     embedder_override: Embedder | None = None
     _store: VectorStore | None = field(default=None, init=False)
+    _opened: bool = field(default=False, init=False)
     _repaired: bool = field(default=False, init=False)
 
     @cached_property
@@ -84,18 +86,21 @@ class KnowledgeBase:
             )
         return self._store
 
-    def open(self) -> KnowledgeBase:
-        """Open the store and check it was built with the configured model.
+    def open(self, *, repair_server: bool = False) -> KnowledgeBase:
+        """Open the store once: create the collection or check it was built with the configured model.
 
         The embedded store also drops what an interrupted ingest left (see
-        :meth:`VectorStore.repair`) before anything reads it, so a reader after a kill -9
-        sees each document as its old or its new version, never a mix. Its folder belongs
-        to one process at a time, so no other ingest can be half-way through; a Qdrant
-        server may be shared with a running ``kb ingest`` and is repaired by ingests only.
+        :meth:`VectorStore.repair`), once, before anything reads it, so a reader after a
+        kill -9 sees each document as its old or its new version, never a mix. Its folder
+        belongs to one process at a time, so no other ingest can be half-way through. A Qdrant
+        server may be shared with a running ingest: it is repaired only when ``repair_server``
+        says this process is the writer (``kb ingest``).
         """
         store = self.store
-        store.ensure_collection(self.embedder.model_id, self.embedder.dim)
-        if isinstance(store, EdgeStore) and not self._repaired:
+        if not self._opened:
+            store.ensure_collection(self.embedder.model_id, self.embedder.dim)
+            self._opened = True
+        if not self._repaired and (isinstance(store, EdgeStore) or repair_server):
             removed = store.repair()
             if removed:
                 logger.warning("removed %s chunks left by an interrupted ingest", removed)
@@ -179,8 +184,20 @@ class KnowledgeBase:
         """Expert finding over transcripts and authors."""
         return SpeakerFinder(retriever=self.retriever, store=self.store, embedder=self.sentence_embedder)
 
+    @cached_property
+    def documents(self) -> Documents:
+        """List, get, add, delete and re-index documents."""
+        s = self.settings
+        return Documents(
+            store=self.store,
+            indexer=self.indexer,
+            max_bytes=int(s.max_file_mb * MB),
+            max_unzipped_bytes=int(s.max_unzipped_mb * MB),
+        )
+
     def indexer(self) -> Indexer:
-        """A new indexer over this knowledge base (checks the model and repairs on creation)."""
+        """A new indexer over this knowledge base, opened (:meth:`open`) first."""
+        self.open()
         s = self.settings
         return Indexer(
             store=self.store,
@@ -222,4 +239,4 @@ class KnowledgeBase:
         if self._store is not None:
             self._store.close()
             self._store = None
-            self._repaired = False
+            self._opened = self._repaired = False

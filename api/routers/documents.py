@@ -14,20 +14,17 @@ from api import files
 from api.deps import KBDep, ReadAccess, Services, ServicesDep, UploadRate, write_access
 from api.errors import ERROR_RESPONSES, ApiError, map_error
 from api.params import FiltersDep
-from api.schemas import Deleted, DocumentList, UploadResult
+from api.schemas import Deleted, UploadResult
 from api.uploads import receive_upload
-from ingest.errors import ParseError
 from ingest.metadata import COUNTRY_CODES
-from ingest.registry import load_path
-from kb.indexer import FailedFile, IngestSummary
-from kb.models import DocRecord, SearchFilters
+from kb.documents import DocumentPage
+from kb.models import DocRecord, IngestSummary
 from kb.service import MB
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
-FACETS = ("country", "doc_type", "language", "audience")
 DocId = Annotated[str, Path(max_length=200, description="Document id")]
 UPLOAD_BODY = {
     "requestBody": {
@@ -68,42 +65,25 @@ def _failed(services: Services, key: str, action: str, doc_id: str | None, exc: 
     return mapped
 
 
-def _record(kb: KBDep, doc_id: str) -> DocRecord:
-    record = kb.store.get_document(doc_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
-    return record
-
-
-@router.get("/documents", response_model=DocumentList, summary="Documents with facet counts")
+@router.get("/documents", response_model=DocumentPage, summary="Documents with facet counts")
 def list_documents(
     kb: KBDep,
     _: ReadAccess,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> DocumentList:
-    """List documents matching the filters, with counts per country, type and language.
+) -> DocumentPage:
+    """List documents matching the filters, with counts per country, type, language and audience.
 
     Each facet is counted with every filter except its own, so the choices stay visible.
     """
-    facets = {}
-    for name in FACETS:
-        others = filters.model_copy(update={name: []})
-        facets[name] = kb.store.facets(name, others)
-    return DocumentList(
-        documents=kb.store.list_documents(filters, limit=limit, offset=offset),
-        total=kb.store.count_documents(filters),
-        limit=limit,
-        offset=offset,
-        facets=facets,
-    )
+    return kb.documents.page(filters, limit=limit, offset=offset)
 
 
 @router.get("/documents/{doc_id}", response_model=DocRecord, summary="One document's record")
 def get_document(kb: KBDep, _: ReadAccess, doc_id: DocId) -> DocRecord:
     """Return what the index keeps about a document."""
-    return _record(kb, doc_id)
+    return kb.documents.get(doc_id)
 
 
 @router.get(
@@ -117,7 +97,7 @@ def get_file(kb: KBDep, services: ServicesDep, _: ReadAccess, doc_id: DocId) -> 
 
     Only files inside the uploads folder or a configured corpus folder are served.
     """
-    record = _record(kb, doc_id)
+    record = kb.documents.get(doc_id)
     s = services.settings
     path = files.servable(record.path, [s.files_dir, *s.corpus_dirs])
     if path is None:
@@ -135,19 +115,10 @@ def get_file(kb: KBDep, services: ServicesDep, _: ReadAccess, doc_id: DocId) -> 
     )
 
 
-def _ingest_upload(services: Services, received_path: FsPath, user_title: bool, original: str) -> IngestSummary:
-    """Parse once to check the file and find its title, then index it (under the write lock)."""
-    s = services.settings
-    result = load_path(received_path, max_bytes=int(s.max_file_mb * MB), max_unzipped_bytes=int(s.max_unzipped_mb * MB))
-    if not result.docs:
-        error = result.errors[0] if result.errors else ParseError(received_path.name, "no text found")
-        raise map_error(type(error)(original, error.reason) if isinstance(error, ParseError) else error)
-    if not user_title and result.docs[0].title == received_path.stem:
-        # the file has no title of its own: use the uploaded name rather than the hash
-        meta = files.read_sidecar(received_path)
-        files.write_sidecar(received_path, {**meta, "title": FsPath(original).stem or original})
+def _add(services: Services, stored: FsPath, name: str, titled: bool) -> IngestSummary:
+    """Index an upload under the write lock (parsed once, in :meth:`kb.documents.Documents.add`)."""
     with services.write_lock:
-        return services.kb.indexer().ingest([received_path])
+        return services.kb.documents.add(stored, name=name, titled=titled)
 
 
 @router.post(
@@ -183,7 +154,7 @@ async def upload(
         existed = (s.files_dir / f"{received.sha256}{files.EXTENSIONS[fmt]}").exists()
         stored = files.store_upload(received, s.files_dir, fmt, meta)
         try:
-            summary = await run_in_threadpool(_ingest_upload, services, stored, "title" in meta, received.filename)
+            summary = await run_in_threadpool(_add, services, stored, received.filename, "title" in meta)
         except Exception:
             if not existed:
                 files.remove_stored(stored)
@@ -192,7 +163,6 @@ async def upload(
             if not existed:
                 files.remove_stored(stored)
             raise ApiError(422, "parse_error", f"{received.filename}: {summary.failed[0].error}")
-        summary.failed = [FailedFile(path=received.filename, error=f.error) for f in summary.failed]
         doc_id = ",".join(summary.doc_ids) or None
     except Exception as exc:
         raise _failed(services, key, "upload", doc_id, exc) from None
@@ -210,12 +180,11 @@ def delete_document(
 ) -> Deleted:
     """Remove a document and its chunks; an uploaded original is removed with it."""
     try:
-        record = _record(kb, doc_id)
         with services.write_lock:
-            kb.indexer().delete(doc_id)
+            record = kb.documents.delete(doc_id)
             removed = False
             path = FsPath(record.path)
-            if files.under(path, [services.settings.files_dir]) and not kb.store.find_by_path(record.path):
+            if files.under(path, [services.settings.files_dir]) and not kb.documents.file_in_use(path):
                 removed = files.remove_stored(path)
     except Exception as exc:
         raise _failed(services, key, "delete", doc_id, exc) from None
@@ -232,22 +201,11 @@ def reindex(
     """Re-ingest the file of every indexed document; changed files and sidecars are re-indexed,
     missing files are reported as failed."""
     try:
-        shown: dict[str, str] = {}  # absolute path -> the path users see
-        offset = 0
-        while True:
-            page = kb.store.list_documents(SearchFilters(), limit=500, offset=offset)
-            if not page:
-                break
-            offset += len(page)
-            shown.update((r.path, r.source_path or FsPath(r.path).name) for r in page)
-        unique = [FsPath(p) for p in shown]
         roots = [services.settings.files_dir, *services.settings.corpus_dirs]
         with services.write_lock:
-            summary = kb.indexer().ingest(unique, roots=roots) if unique else IngestSummary()
-        summary.failed = [
-            FailedFile(path=shown.get(f.path, FsPath(f.path).name), error=f.error) for f in summary.failed
-        ]
+            summary = kb.documents.reindex(roots)
     except Exception as exc:
         raise _failed(services, key, "reindex", None, exc) from None
-    services.audit.write(key=key, action="reindex", doc_id=None, outcome=f"ok:{len(unique)} files")
+    files_seen = summary.added + summary.updated + summary.unchanged + len(summary.failed)
+    services.audit.write(key=key, action="reindex", doc_id=None, outcome=f"ok:{files_seen} files")
     return summary

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import KBDep, ReadAccess
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES
 from api.params import FiltersDep
 from api.schemas import HAS_WORD
 from ingest.models import Chunk
@@ -42,7 +42,4 @@ def get_chunk(
     chunk_id: Annotated[str, Path(max_length=200)],
 ) -> Chunk:
     """Return a chunk, to show a cited quote in its context."""
-    chunk = kb.store.get_chunk(chunk_id)
-    if chunk is None:
-        raise ApiError(404, "not_found", f"no chunk with id {chunk_id!r}")
-    return chunk
+    return kb.documents.chunk(chunk_id)

@@ -39,9 +39,7 @@ def get_content(kb: KBDep, services: ServicesDep, _: ReadAccess, doc_id: DocId) 
     Markdown and HTML originals also come as sanitised HTML. ``changed`` is true when the
     file no longer gives the indexed text, so highlighted spans may be off.
     """
-    record = kb.store.get_document(doc_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no document with id {doc_id!r}")
+    record = kb.documents.get(doc_id)
     s = services.settings
     path = files.servable(record.path, [s.files_dir, *s.corpus_dirs])
     if path is None:
@@ -49,7 +47,7 @@ def get_content(kb: KBDep, services: ServicesDep, _: ReadAccess, doc_id: DocId) 
     return open_view(
         record,
         path,
-        kb.store.get_chunks(doc_id),
+        kb.documents.chunks(doc_id),
         _parsed,
         max_bytes=int(s.max_file_mb * MB),
         max_unzipped_bytes=int(s.max_unzipped_mb * MB),

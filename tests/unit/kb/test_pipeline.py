@@ -338,3 +338,46 @@ def test_files_are_parsed_while_a_batch_is_embedded(tmp_path: Path, monkeypatch:
         assert base.store.count_documents(SearchFilters()) == 6
     finally:
         base.close()
+
+
+def test_building_does_no_io_and_the_store_is_repaired_once_on_open(
+    kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.indexer import Indexer
+
+    class NoIO:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the constructor called store.{name}")
+
+    Indexer(store=NoIO(), embedder=kb.embedder, sparse=kb.sparse)  # type: ignore[arg-type]
+    calls: list[str] = []
+    repair = type(kb.store).repair
+    monkeypatch.setattr(type(kb.store), "repair", lambda self: calls.append("repair") or repair(self))
+    folder = write_corpus(tmp_path / "docs")
+    for _ in range(3):
+        kb.indexer().ingest([folder])
+    kb.documents.delete("doc-es")
+    kb.open()
+    assert calls == ["repair"]
+
+
+def test_an_upload_is_parsed_once(kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.documents as documents_module
+    import kb.indexer as indexer_module
+
+    parsed: list[Path] = []
+
+    def counting(path: Path, **kwargs: object) -> object:
+        parsed.append(path)
+        return load_path(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(documents_module, "load_path", counting)
+    monkeypatch.setattr(indexer_module, "load_path", counting)
+    upload = tmp_path / "0123abcd.md"
+    upload.write_text("Cities share one adviser for home renovation.\n")
+    summary = kb.documents.add(upload, name="Renovation advice.md", titled=False)
+    assert summary.added == 1 and parsed == [upload]
+    record = kb.documents.get(summary.doc_ids[0])
+    assert record.title == "Renovation advice"
+    again = kb.documents.reindex([tmp_path])
+    assert again.unchanged == 1 and again.added == again.updated == 0
