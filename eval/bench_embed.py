@@ -19,6 +19,7 @@ import numpy as np
 
 from kb import e5convert
 from kb.embed import SentenceTransformerEmbedder
+from kb.model_registry import E5_SMALL
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def main() -> None:
         e5convert.ensure_converted(Path(tmp))
         conversion_s = time.perf_counter() - started
 
-        converted = SentenceTransformerEmbedder("multilingual-e5-small", Path(tmp), batch_size=args.batch_size)
+        converted = SentenceTransformerEmbedder(E5_SMALL.id, Path(tmp), batch_size=args.batch_size)
         converted.model  # noqa: B018  # load outside the timed part
         passages = make_passages(converted, args.passages, args.tokens)
         mean_tokens = float(np.mean([converted.count_tokens(p) for p in passages]))

@@ -27,6 +27,7 @@ import numpy as np
 
 from eval.reader_data import DEFAULT_XQUAD, XQuAD
 from eval.report import table, write
+from kb.model_registry import E5_SMALL
 from kb.reader import ADAPTER_DIR, CrossEncoderReader
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kb.embed import load_embedder
 
     base = ensure_converted(args.models_dir)
-    embedder = load_embedder("multilingual-e5-small", args.models_dir)
+    embedder = load_embedder(E5_SMALL.id, args.models_dir)
     reader = CrossEncoderReader(base, args.adapter)
     data = XQuAD(args.xquad)
     started = time.perf_counter()

@@ -25,6 +25,7 @@ import numpy as np
 from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
+from kb.model_registry import E5_SMALL
 from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters, validate_query
 from kb.reader import Reader, ReaderPassage
 from kb.retrieve import Retriever
@@ -97,7 +98,7 @@ class Answerer:
     min_sentence_score: float = -2.0
     duplicate_similarity: float = 0.93
     mmr_lambda: float = 0.7
-    min_score: float = 0.815
+    min_score: float = E5_SMALL.min_score
     relative_window: float = 0.06
     evidence_window: float = 0.04
     cross_lingual_margin: float = 0.02

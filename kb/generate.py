@@ -25,6 +25,7 @@ from kb.answer import Answerer, no_evidence_text
 from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm
+from kb.model_registry import E5_SMALL
 from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck, validate_query
 from kb.retrieve import Retriever
 from kb.sentences import Candidate, citation_for, sentence_candidates
@@ -97,7 +98,7 @@ class GenerativeAnswerer:
     llm: Llm
     extractive: Answerer
     hits: int = 8
-    support_threshold: float = 0.82
+    support_threshold: float = E5_SMALL.support_threshold
     min_overlap: float = 0.5
     max_sentences: int = 6
 

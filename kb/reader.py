@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kb.errors import ModelLoadError
+from kb.model_registry import E5_SMALL
 from kb.precision import Precision, autocast, use_bf16
 
 if TYPE_CHECKING:
@@ -40,9 +41,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ADAPTER_DIR = Path(__file__).resolve().parent / "reader_model"
-QUERY_PREFIX = "query: "
-PASSAGE_PREFIX = "passage: "
-MAX_TOKENS = 512
+# The reader is built on the e5 weights: their prefixes and token limit.
+QUERY_PREFIX = E5_SMALL.query_prefix
+PASSAGE_PREFIX = E5_SMALL.passage_prefix
+MAX_TOKENS = E5_SMALL.max_tokens or 512
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 from kb import __version__
 from kb.answer import Answerer
@@ -15,6 +14,7 @@ from kb.documents import Documents
 from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
 from kb.indexer import Indexer
+from kb.model_registry import HASH, resolve
 from kb.models import Answer, Comparison, SearchFilters
 from kb.reader import CrossEncoderReader, Reader
 from kb.rerank import CrossEncoderReranker
@@ -27,14 +27,6 @@ from kb.store import EdgeStore, VectorStore, open_store
 logger = logging.getLogger(__name__)
 
 MB = 2**20
-# Similarity below which an extractive answer says "no evidence", per embedding model.
-# Calibrated on the gold set (eval/): answerable versus unanswerable questions.
-EVIDENCE_THRESHOLDS = {"multilingual-e5-small": 0.815, "hash": 0.2}
-DEFAULT_THRESHOLD = 0.5
-# Cosine between a generated sentence and its best cited passage sentence below which the
-# sentence counts as unsupported, per embedding model.
-SUPPORT_THRESHOLDS = {"multilingual-e5-small": 0.82, "hash": 0.5}
-DEFAULT_SUPPORT = 0.6
 
 
 @dataclass
@@ -131,7 +123,7 @@ class KnowledgeBase:
         stands for "no model at all", so it runs without one.
         """
         s = self.settings
-        wanted = s.reader if s.reader is not None else not s.embed_model.startswith("hash")
+        wanted = s.reader if s.reader is not None else resolve(s.embed_model).id != HASH.id
         if not wanted:
             return None
         from kb.e5convert import ensure_converted
@@ -144,9 +136,7 @@ class KnowledgeBase:
     def answerer(self) -> Answerer:
         """Extractive answers and comparisons."""
         s = self.settings
-        threshold = s.answer_min_score
-        if threshold is None:
-            threshold = EVIDENCE_THRESHOLDS.get(Path(s.embed_model).name, DEFAULT_THRESHOLD)
+        threshold = s.answer_min_score if s.answer_min_score is not None else resolve(s.embed_model).min_score
         return Answerer(
             retriever=self.retriever,
             embedder=self.sentence_embedder,
@@ -176,7 +166,7 @@ class KnowledgeBase:
             llm=llm,
             extractive=self.answerer,
             hits=s.answer_hits,
-            support_threshold=SUPPORT_THRESHOLDS.get(Path(s.embed_model).name, DEFAULT_SUPPORT),
+            support_threshold=resolve(s.embed_model).support_threshold,
         )
 
     @cached_property

@@ -13,9 +13,10 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kb.model_registry import DEFAULT_MODEL
 from kb.precision import Precision
 
-DEFAULT_MODEL = "multilingual-e5-small"
+__all__ = ["DEFAULT_MODEL", "Settings", "get_settings"]
 
 
 def _split_csv(value: object) -> object:
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50.0, gt=0)
     max_unzipped_mb: float = Field(default=300.0, gt=0)
 
-    # embeddings
+    # embeddings; per-model settings (prefixes, thresholds) live in kb.model_registry
     embed_model: str = DEFAULT_MODEL
     model_cache_dir: Path | None = None
     # texts per forward pass: 8 pads least (the fastest on corpus/ in both precisions, docs/benchmarks.md)

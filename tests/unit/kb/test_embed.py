@@ -15,6 +15,7 @@ import pytest
 from kb import e5convert
 from kb.embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, load_embedder
 from kb.errors import ModelLoadError
+from kb.model_registry import E5_SMALL, MINILM_L6
 
 SENTENCES = [
     ("en", "The city council adopted a climate neutrality plan for 2030."),
@@ -205,6 +206,7 @@ def test_known_dimension_matches_the_loaded_model(e5: SentenceTransformerEmbedde
     model = e5.model
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     assert getter() == e5.dim == 384
+    assert model.max_seq_length == e5.max_tokens == E5_SMALL.max_tokens  # the registry agrees with the model
 
 
 @pytest.fixture(scope="session")
@@ -290,4 +292,6 @@ def test_minilm_loads_offline(offline: None, tmp_path: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     assert embedder.count_tokens("Cities act") == 4  # [CLS] cities act [SEP], no prefix
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.model.max_seq_length == embedder.max_tokens == MINILM_L6.max_tokens  # registry agrees
     assert not list(tmp_path.iterdir())  # nothing converted or downloaded
