@@ -12,7 +12,6 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,6 @@ COUNTRY_CODES: tuple[str, ...] = tuple(
 # Bumped when the metadata a sidecar yields changes for the same bytes, so that unchanged
 # files are indexed again: 2 stores ISO country codes (GR, not EL).
 METADATA_VERSION = 2
-# Languages detection may answer: the EU's official languages plus neighbours we serve.
-DETECTABLE_LANGUAGES = (
-    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt",
-    "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv", "uk", "ru", "no", "tr",
-)  # fmt: skip
 # A " (fictional)" or " (fictitious)" after a name: the person is invented for the sample corpus.
 FICTIONAL_MARK = re.compile(r"\s*\((fictional|fictitious)\)\s*$", re.IGNORECASE)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -298,25 +292,3 @@ def build_meta(fields: Mapping[str, Any], source: str) -> DocMeta:
         return DocMeta(**fields)
     except (ValueError, TypeError) as exc:
         raise MetadataError(source, f"invalid metadata: {' '.join(str(exc).split())}") from None
-
-
-@lru_cache(maxsize=1)
-def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages([code for code in DETECTABLE_LANGUAGES if code in ident.nb_classes])
-    return ident
-
-
-def detect_language(text: str, max_chars: int = 5000) -> str | None:
-    """Detect the language of ``text`` among :data:`DETECTABLE_LANGUAGES`, offline.
-
-    Returns:
-        An ISO 639-1 code, or None for text too short or too uncertain to call.
-    """
-    sample = text[:max_chars]
-    if sum(c.isalpha() for c in sample) < 20:
-        return None
-    code, prob = _identifier().classify(sample)
-    return str(code) if prob >= 0.5 else None

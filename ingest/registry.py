@@ -19,6 +19,7 @@ from typing import Any
 
 from ingest import metadata
 from ingest.errors import FileTooLarge, ParseError
+from ingest.languages import DOCUMENT_CONFIDENCE, detect_language
 from ingest.loaders.base import Parsed
 from ingest.models import SourceDoc
 from ingest.sniff import sniff
@@ -117,7 +118,7 @@ def _to_doc(name: str, path: Path, data: bytes, fmt: str, parsed: Parsed, extern
         doc_id = fields.get("id") or "d" + hashlib.sha256(data).hexdigest()[:16]
     fields["id"] = doc_id
     if not fields.get("language"):
-        fields["language"] = metadata.detect_language(parsed.text)
+        fields["language"] = detect_language(parsed.text, min_confidence=DOCUMENT_CONFIDENCE, min_words=3)
     title = fields.get("title") or _first_title(parsed) or path.stem
     fields["title"] = title
     content = parsed.content if parsed.content is not None else data

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.languages import no_evidence_text
 from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
@@ -35,27 +36,6 @@ from kb.sparse import SparseEncoder
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-NO_EVIDENCE = {
-    "en": "The knowledge base has no evidence to answer this question.",
-    "fr": "La base de connaissances ne contient aucun élément pour répondre à cette question.",
-    "de": "Die Wissensdatenbank enthält keine Belege, um diese Frage zu beantworten.",
-    "es": "La base de conocimiento no contiene evidencia para responder a esta pregunta.",
-    "it": "La base di conoscenza non contiene elementi per rispondere a questa domanda.",
-    "pt": "A base de conhecimento não tem evidências para responder a esta pergunta.",
-    "nl": "De kennisbank bevat geen bewijs om deze vraag te beantwoorden.",
-    "sv": "Kunskapsbasen har inget underlag för att besvara den här frågan.",
-    "fi": "Tietokannassa ei ole näyttöä tähän kysymykseen vastaamiseksi.",
-    "pl": "Baza wiedzy nie zawiera informacji pozwalających odpowiedzieć na to pytanie.",
-    "cs": "Znalostní báze neobsahuje podklady pro odpověď na tuto otázku.",
-    "sk": "Znalostná báza neobsahuje podklady na odpoveď na túto otázku.",
-    "hu": "A tudásbázisban nincs bizonyíték a kérdés megválaszolásához.",
-    "ro": "Baza de cunoștințe nu conține dovezi pentru a răspunde la această întrebare.",
-    "el": "Η βάση γνώσεων δεν περιέχει στοιχεία για να απαντήσει σε αυτή την ερώτηση.",
-    "tr": "Bilgi tabanında bu soruyu yanıtlayacak kanıt yok.",
-    "bg": "Базата знания не съдържа данни, за да отговори на този въпрос.",
-    "uk": "База знань не містить даних, щоб відповісти на це запитання.",
-}
 
 
 @dataclass
@@ -340,8 +320,3 @@ def render(citations: Sequence[Citation], language: str | None) -> str:
         marker = f"[{c.language.upper()}] " if c.language and language and c.language != language else ""
         parts.append(f"{marker}{' '.join(c.quote.split())} [{c.n}]")
     return " ".join(parts)
-
-
-def no_evidence_text(language: str | None) -> str:
-    """The refusal sentence, in the question's language when we have it."""
-    return NO_EVIDENCE.get(language or "en", NO_EVIDENCE["en"])

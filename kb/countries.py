@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import pycountry
 
+from ingest.languages import CODES
 from kb.textnorm import fold
 
 # CapaCITIES core and supporting countries (ISO 3166, as stored: GR for Greece).
@@ -21,7 +22,6 @@ COUNTRIES = (
     "AT", "BE", "BG", "CZ", "DE", "EE", "ES", "FI", "FR", "GR", "HU", "IT", "NL", "PL", "PT", "RO",
     "SE", "SI", "SK", "TR", "UA",
 )  # fmt: skip
-LANGUAGES = ("fr", "de", "es", "it", "pt", "nl", "sv", "fi", "pl", "cs", "sk", "hu", "ro", "el", "tr", "bg", "uk", "da")
 # Forms the translations do not give: English adjectives and common alternative names.
 EXTRA = {
     "AT": ["austrian", "austriack", "rakousk", "osztrak", "autrichien", "austriac", "osterreichisch"],
@@ -67,7 +67,7 @@ def _patterns() -> tuple[dict[str, str], dict[str, str]]:
             continue
         english = {country.name, getattr(country, "common_name", country.name)}
         names[code].update(english)
-        for lang in LANGUAGES:
+        for lang in CODES:  # English names are pycountry's own
             try:
                 translation = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
             except OSError:

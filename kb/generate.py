@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest.chunking import split_sentences
-from kb.answer import Answerer, no_evidence_text
+from ingest.languages import no_evidence_text
+from kb.answer import Answerer
 from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm

@@ -31,7 +31,7 @@ from ingest.registry import LoadResult, iter_files, load_path
 from kb.embed import Embedder
 from kb.fingerprints import doc_fingerprint, file_fingerprint, file_key, shown_path
 from kb.models import DocRecord, FailedFile, IngestSummary, SearchFilters, SparseVector
-from kb.sparse import SparseEncoder
+from kb.sparse import ANALYSIS_VERSION, SparseEncoder
 from kb.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,9 @@ class Indexer:
 
     @property
     def chunking(self) -> str:
-        """What the chunks of an unchanged document depend on: chunker and metadata versions, token budgets."""
-        return f"{CHUNKER_VERSION}.{METADATA_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
+        """What an unchanged document's chunks and vectors depend on: the chunker, metadata and
+        sparse analysis versions, and the token budgets."""
+        return f"{CHUNKER_VERSION}.{METADATA_VERSION}.{ANALYSIS_VERSION}/{self.chunk_tokens}/{self.chunk_overlap}"
 
     def ingest(
         self, paths: Sequence[Path], *, sync: bool = False, progress: bool = False, roots: Sequence[Path] = ()

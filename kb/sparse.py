@@ -31,42 +31,19 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import py3langid.langid as langid
 import Stemmer
 import stopwordsiso
 
+from ingest.languages import LANGUAGES, detect_language
 from kb.models import SparseVector
 
 logger = logging.getLogger(__name__)
 
-#: ISO 639-1 code -> Snowball algorithm, or ``None`` for 6-character truncation.
-STEMMERS: dict[str, str | None] = {
-    "en": "english",
-    "de": "german",
-    "fr": "french",
-    "es": "spanish",
-    "it": "italian",
-    "pt": "portuguese",
-    "nl": "dutch",
-    "pl": "polish",
-    "cs": "czech",
-    "sk": "czech",
-    "hr": "serbian",
-    "hu": "hungarian",
-    "ro": "romanian",
-    "el": "greek",
-    "da": "danish",
-    "sv": "swedish",
-    "fi": "finnish",
-    "et": "estonian",
-    "lt": "lithuanian",
-    "ga": "irish",
-    "sl": None,
-    "bg": None,
-    "lv": None,
-    "mt": None,
-}
-SUPPORTED: tuple[str, ...] = tuple(STEMMERS)
+#: ISO 639-1 code -> Snowball algorithm, or ``None`` for 6-character truncation (ingest.languages).
+STEMMERS: dict[str, str | None] = {lang.code: lang.stemmer for lang in LANGUAGES.values()}
+# Bumped when the same text gets other sparse terms, so that unchanged files are indexed
+# again: 2 analyses Turkish (Snowball) and Ukrainian (truncation), which had surface forms only.
+ANALYSIS_VERSION = 2
 TRUNCATE = 6
 
 # BM25 parameters. k1 and b are the usual defaults (Robertson & Zaragoza 2009). The average
@@ -126,32 +103,13 @@ class SparseEncoder:
         self.min_confidence = min_confidence
         self.min_query_tokens = min_query_tokens
         self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._identifier: Any = None
         self._stop: dict[str, frozenset[str]] = {}
 
     # -- language --------------------------------------------------------------------------
 
-    def _lang_id(self) -> Any:
-        with self._init_lock:
-            if self._identifier is None:
-                ident = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
-                ident.set_languages([c for c in SUPPORTED if c in set(ident.labels)])
-                self._identifier = ident
-            return self._identifier
-
     def detect_language(self, text: str) -> str | None:
-        """The text's language among :data:`SUPPORTED`, or ``None`` when unsure.
-
-        Languages sharing an analysis (Czech and Slovak) pool their probability, since
-        confusing them changes nothing downstream.
-        """
-        if len(tokenize(text)) < self.min_query_tokens:
-            return None
-        ranked: list[tuple[str, float]] = self._lang_id().rank(text)
-        best = ranked[0][0]
-        pooled = sum(p for lang, p in ranked if STEMMERS.get(lang, lang) == STEMMERS.get(best, best))
-        return best if pooled >= self.min_confidence else None
+        """The text's language among the supported ones (:mod:`ingest.languages`), or ``None`` when unsure."""
+        return detect_language(text, min_confidence=self.min_confidence, min_words=self.min_query_tokens)
 
     def _stopwords(self, language: str | None) -> frozenset[str]:
         key = language or ""

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from ingest.languages import no_evidence_text
 from ingest.models import SourceDoc
 from ingest.registry import load_path
-from kb.answer import no_evidence_text
 from kb.errors import LlmUnavailable
 from kb.generate import DATA_NOTICE, GenerativeAnswerer, parse_reply
 from kb.llm import OpenAILikeLlm
