@@ -27,7 +27,8 @@ from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
 from kb.model_registry import E5_SMALL
-from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters, validate_query
+from kb.models import Answer, Citation, CompareRow, Comparison, Hit, SearchFilters
+from kb.query import Query, make_query
 from kb.reader import Reader, ReaderPassage
 from kb.retrieve import Retriever
 from kb.sentences import Candidate, citation_for, dedupe_spans, sentence_candidates
@@ -45,7 +46,7 @@ class Answerer:
     Attributes:
         retriever: Hybrid search.
         embedder: Scores query-sentence similarity (the retrieval model) and finds near-duplicates.
-        sparse: Detects the question's language.
+        sparse: Detects the language of a question given as text.
         reader: Chooses the answer sentences; ``None``: the most similar ones, by MMR.
         hits: Chunks read per question.
         max_sentences: Most sentences in an answer.
@@ -83,19 +84,19 @@ class Answerer:
     evidence_window: float = 0.04
     cross_lingual_margin: float = 0.02
 
-    def ask(self, question: str, filters: SearchFilters | None = None) -> Answer:
+    def ask(self, question: str | Query, filters: SearchFilters | None = None) -> Answer:
         """Answer a question with cited sentences from the knowledge base."""
         started = time.perf_counter()
-        question = validate_query(question)
-        hits = self.retrieve(question, filters)
-        return self.answer_from_hits(question, hits, started, country_scoped=bool(filters and filters.country))
+        q = self._query(question, filters)
+        hits = self.retrieve(q)
+        return self.answer_from_hits(q, hits, started, country_scoped=bool(q.filters.country))
 
-    def retrieve(self, question: str, filters: SearchFilters | None = None) -> list[Hit]:
+    def retrieve(self, question: str | Query, filters: SearchFilters | None = None) -> list[Hit]:
         """The hits an answer to ``question`` is drawn from."""
         return self.retriever.search(question, filters, k=self.hits).hits
 
     def answer_from_hits(
-        self, question: str, hits: Sequence[Hit], started: float | None = None, *, country_scoped: bool = False
+        self, question: str | Query, hits: Sequence[Hit], started: float | None = None, *, country_scoped: bool = False
     ) -> Answer:
         """Build the extractive answer (or the refusal) from already retrieved hits.
 
@@ -103,8 +104,9 @@ class Answerer:
         question names no longer decide whether the evidence is about the right place.
         """
         started = time.perf_counter() if started is None else started
-        language = question_language(self.sparse, question)
-        selection = self._select(question, hits, language, country_scoped)
+        q = self._query(question)
+        question, language = q.text, q.answer_language
+        selection = self._select(q, hits, language, country_scoped)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if not selection.citations:
             logger.debug("no evidence for %r: %s", question, selection.refusal)
@@ -127,16 +129,16 @@ class Answerer:
             took_ms=elapsed,
         )
 
-    def compare(self, question: str, countries: Sequence[str], filters: SearchFilters | None = None) -> Comparison:
+    def compare(
+        self, question: str | Query, countries: Sequence[str], filters: SearchFilters | None = None
+    ) -> Comparison:
         """Answer the same question once per country, with an explicit row where there is no evidence."""
         started = time.perf_counter()
-        question = validate_query(question)
-        base = filters or SearchFilters()
+        q = self._query(question, filters)
         rows: list[CompareRow] = []
         for country in countries:
-            scoped = base.model_copy(update={"country": [country.upper()]})
-            hits = self.retrieve(question, scoped)
-            answer = self.answer_from_hits(question, hits, country_scoped=True)
+            scoped = q.scoped(country=[country.upper()])
+            answer = self.answer_from_hits(scoped, self.retrieve(scoped), country_scoped=True)
             rows.append(
                 CompareRow(
                     country=country.upper(),
@@ -145,7 +147,7 @@ class Answerer:
                     citations=answer.citations,
                 )
             )
-        return Comparison(question=question, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
+        return Comparison(question=q.text, rows=rows, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def by_answer_probability(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         """``hits`` reordered by the reader's probability that they answer (unchanged without a reader)."""
@@ -155,14 +157,19 @@ class Answerer:
         order = sorted(range(len(hits)), key=lambda i: -readings[i].answer_probability)
         return [hits[i] for i in order]
 
-    def _select(self, question: str, hits: Sequence[Hit], language: str | None, country_scoped: bool) -> Selection:
+    def _query(self, question: str | Query, filters: SearchFilters | None = None) -> Query:
+        """A question given as text, worked out as the retriever does (:class:`kb.query.Query`)."""
+        return question if isinstance(question, Query) else make_query(question, filters, self.sparse.detect_language)
+
+    def _select(self, query: Query, hits: Sequence[Hit], language: str | None, country_scoped: bool) -> Selection:
         """The cited sentences, or none and the reason.
 
         Refusals come from the similarity checks (a calibrated similarity, then what the
         question asks for, see :func:`unanswerable`) and, when ``min_probability`` is set, from
         the reader's confidence. Sentences are chosen by the reader when there is one.
         """
-        hits = focus_on_named_countries(question, hits)
+        question = query.text
+        hits = focus_on_named_countries(query.countries, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
         if not candidates:
             return Selection([], "no passage found")
@@ -180,7 +187,7 @@ class Answerer:
             )
         eligible = [i for i, s in enumerate(sims) if s >= max(self.min_score, best - self.relative_window)]
         evidence = [candidates[i] for i in eligible if sims[i] >= best - self.evidence_window]
-        refusal = unanswerable(question, language, hits, evidence, country_scoped)
+        refusal = unanswerable(query, language, hits, evidence, country_scoped)
         if refusal:
             return Selection([], refusal, confidence)
         if confidence is not None and scores is not None:
@@ -255,7 +262,7 @@ def reader_passage(hit: Hit, candidates: Sequence[Candidate]) -> ReaderPassage:
 
 
 def unanswerable(
-    question: str,
+    query: Query,
     language: str | None,
     hits: Sequence[Hit],
     evidence: Sequence[Candidate],
@@ -271,6 +278,7 @@ def unanswerable(
     - The question names countries and no evidence sentence comes from or mentions them
       (unless the search was already limited to chosen countries).
     """
+    question = query.text
     expect = expected_answer(question)
     if not any(gives(c.text, expect, question, c.hit.chunk.language) for c in evidence):
         return f"no passage gives the {expect.describe} the question asks for"
@@ -278,26 +286,19 @@ def unanswerable(
         missing = missing_names([h.chunk.text for h in hits], names_in(question, language))
         if missing:
             return f"no passage mentions {', '.join(missing)}"
-    named = set() if country_scoped else set(countries_in(question))
+    named = set() if country_scoped else set(query.countries)
     chunks = {c.hit.chunk.chunk_id: c.hit.chunk for c in evidence}.values()  # several sentences share a chunk
     if named and not any(chunk.country in named or named & set(countries_in(chunk.text)) for chunk in chunks):
         return f"no passage is about {', '.join(sorted(named))}"
     return None
 
 
-def focus_on_named_countries(question: str, hits: Sequence[Hit]) -> Sequence[Hit]:
+def focus_on_named_countries(countries: Sequence[str], hits: Sequence[Hit]) -> Sequence[Hit]:
     """Keep the hits about the countries a question names (and pan-European ones), if any are."""
-    named = set(countries_in(question))
+    named = set(countries)
     if not named or not any(h.chunk.country in named for h in hits):
         return hits
     return [h for h in hits if h.chunk.country in named or h.chunk.country in (None, "EU")]
-
-
-def question_language(sparse: SparseEncoder, question: str) -> str | None:
-    """The question's language, or None when it is too short to tell reliably."""
-    if len(_WORD.findall(question)) < 3:
-        return None
-    return sparse.detect_language(question)
 
 
 def mmr(vectors: np.ndarray, sims: np.ndarray, eligible: list[int], k: int, lam: float) -> list[int]:

@@ -27,7 +27,7 @@ from kb.embed import Embedder
 from kb.errors import LlmUnavailable
 from kb.llm import Llm
 from kb.model_registry import E5_SMALL
-from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck, validate_query
+from kb.models import Answer, Citation, GenerationReport, Hit, SearchFilters, SentenceCheck
 from kb.retrieve import Retriever
 from kb.sentences import Candidate, citation_for, sentence_candidates
 
@@ -111,9 +111,10 @@ class GenerativeAnswerer:
             warning when the endpoint failed or no generated sentence was supported.
         """
         started = time.perf_counter()
-        question = validate_query(question)
-        hits = self.retriever.search(question, filters, k=self.hits).hits
-        baseline = self.extractive.answer_from_hits(question, hits[: self.extractive.hits], started)
+        q = self.retriever.query(question, filters)
+        question = q.text
+        hits = self.retriever.search(q, k=self.hits).hits
+        baseline = self.extractive.answer_from_hits(q, hits[: self.extractive.hits], started)
         if not baseline.evidence:
             return baseline
         # the model reads the passages the reader found answering first

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.errors import BadQuery
-from kb.models import Hit, SearchFilters, validate_query
+from kb.models import Hit, SearchFilters
+from kb.query import Query, make_query
 from kb.rerank import Reranker
 from kb.sparse import SparseEncoder
 from kb.store import VectorStore
@@ -57,12 +57,19 @@ class Retriever:
     rerank_top: int = 30
     country_boost: bool = True
 
-    def search(self, query: str, filters: SearchFilters | None = None, k: int = 10, offset: int = 0) -> SearchResult:
+    def query(self, text: str, filters: SearchFilters | None = None) -> Query:
+        """``text`` and ``filters`` worked out once for a request (:class:`kb.query.Query`)."""
+        return make_query(text, filters, self.sparse.detect_language)
+
+    def search(
+        self, query: str | Query, filters: SearchFilters | None = None, k: int = 10, offset: int = 0
+    ) -> SearchResult:
         """Search the knowledge base.
 
         Args:
-            query: Free text in any supported language.
-            filters: Metadata filters.
+            query: Free text in any supported language, or a query already worked out
+                (whose own filters then apply).
+            filters: Metadata filters for a text query.
             k: Hits per page.
             offset: Hits to skip (paging), counted after collapsing near-duplicates.
 
@@ -73,15 +80,15 @@ class Retriever:
             BadQuery: The query is empty or too long, or k/offset are out of range.
         """
         started = time.perf_counter()
-        query = validate_query(query)
+        q = query if isinstance(query, Query) else self.query(query, filters)
         if not 1 <= k <= 200 or not 0 <= offset <= 10_000:
             raise BadQuery("k must be 1..200 and offset 0..10000")
-        filters = filters or SearchFilters()
+        filters = q.filters
         want = offset + k
         fetch = max(want * 2, self.rerank_top if self.reranker else 0, 20)
-        dense = self.embedder.embed_queries([query])[0]
-        sparse = self.sparse.encode_query(query)
-        language = self.sparse.detect_language(query)
+        dense = self.embedder.embed_queries([q.text])[0]
+        sparse = self.sparse.encode_query_in(q.text, q.language)
+        language = q.language
         n_dense, n_sparse = max(self.prefetch_dense, fetch), max(self.prefetch_sparse, fetch)
 
         def run(scope: SearchFilters) -> list[Hit]:
@@ -93,14 +100,14 @@ class Retriever:
             return cross_lingual_fusion(fused, language)[:fetch]
 
         hits = run(filters)
-        named = countries_in(query) if self.country_boost and not filters.country else []
+        named = list(q.countries) if self.country_boost and not filters.country else []
         if named:
             # The question names countries: their material gets a second ranked list in the
             # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources.
             hits = fuse_rankings([hits, run(filters.model_copy(update={"country": named}))])[:fetch]
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))  # RRF ties: a stable order for paging
         if self.reranker is not None and hits:
-            hits = rerank(self.reranker, query, hits, self.rerank_top)
+            hits = rerank(self.reranker, q.text, hits, self.rerank_top)
         hits = collapse_duplicates(hits, self.dedupe_threshold)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(hits=hits[offset:want], took_ms=round(took, 2))

@@ -9,7 +9,6 @@ from functools import cached_property
 
 from kb import __version__
 from kb.answer import Answerer
-from kb.countries import countries_in
 from kb.documents import Documents
 from kb.embed import CachingEmbedder, Embedder, load_embedder
 from kb.generate import GenerativeAnswerer
@@ -206,8 +205,9 @@ class KnowledgeBase:
 
     def compare(self, question: str, countries: Sequence[str] = (), filters: SearchFilters | None = None) -> Comparison:
         """Compare countries: the given ones, else those the question names, else all with material."""
-        wanted = [c.upper() for c in countries] or countries_in(question) or self.countries()
-        return self.answerer.compare(question, wanted, filters)
+        q = self.retriever.query(question, filters)
+        wanted = [c.upper() for c in countries] or list(q.countries) or self.countries()
+        return self.answerer.compare(q, wanted)
 
     def countries(self) -> list[str]:
         """Countries with material (ISO codes only; pan-European material is left out)."""

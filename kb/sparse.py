@@ -168,12 +168,15 @@ class SparseEncoder:
         return _to_vector(weights)
 
     def encode_query(self, text: str) -> SparseVector:
+        """:meth:`encode_query_in` the query's detected language."""
+        return self.encode_query_in(text, self.detect_language(text))
+
+    def encode_query_in(self, text: str, lang: str | None) -> SparseVector:
         """Weight 1 per distinct stem, ``surface_weight`` per surface form.
 
-        Analysed in the query's detected language; an unsure query is not stemmed and weighs
-        its surface forms at 1.
+        Analysed in ``lang``, the query's language; an unsure query (``None``) is not stemmed
+        and weighs its surface forms at 1.
         """
-        lang = self.detect_language(text)
         stems, surface = self.analyze(text, lang)
         weights = {term_id(_STEM_NS, s): 1.0 for s in stems}
         surface_weight = self.surface_weight if lang else 1.0

@@ -7,8 +7,14 @@ import pytest
 from kb.answer import unanswerable
 from kb.expected import Expect, expected_answer, gives, mentions, names_in
 from kb.models import Hit
+from kb.query import Query, make_query
 from kb.sentences import Candidate, sentence_candidates
 from tests.unit.kb.hits import make_hit
+
+
+def _q(text: str) -> Query:
+    """A query as a request works it out, in English."""
+    return make_query(text, None, lambda _: "en")
 
 
 @pytest.mark.parametrize(
@@ -125,32 +131,34 @@ def _evidence(*hits: Hit) -> list[Candidate]:
 
 def test_unanswerable_when_no_sentence_gives_the_asked_figure() -> None:
     hit = _hit("The EIB has set aside a €2bn lending envelope for labelled cities and their projects.")
-    reason = unanswerable("What interest rate does the EIB charge on its €2bn envelope?", "en", [hit], _evidence(hit))
+    reason = unanswerable(
+        _q("What interest rate does the EIB charge on its €2bn envelope?"), "en", [hit], _evidence(hit)
+    )
     assert reason == "no passage gives the percentage the question asks for"
 
 
 def test_unanswerable_when_a_name_is_in_no_passage_of_the_question_language() -> None:
     hit = _hit("The national support structure brings ministries and cities to one table.")
     question = "Who coordinates Ireland's national support structure?"
-    assert unanswerable(question, "en", [hit], _evidence(hit)) == "no passage mentions Ireland"
+    assert unanswerable(_q(question), "en", [hit], _evidence(hit)) == "no passage mentions Ireland"
     # Passages only in other languages may translate the name: no refusal on names then.
     other = _hit("La structure nationale réunit les ministères et les villes autour d'une table.", language="fr")
-    assert unanswerable(question, "en", [other], _evidence(other)) is None
+    assert unanswerable(_q(question), "en", [other], _evidence(other)) is None
 
 
 def test_unanswerable_when_no_evidence_is_about_the_named_country() -> None:
     hit = _hit("An informal working group of ministries follows the Mission closely.", country="SK")
     question = "How is the Slovak working group organised?"
-    assert unanswerable(question, "en", [hit], _evidence(hit)) is None
+    assert unanswerable(_q(question), "en", [hit], _evidence(hit)) is None
     question = "How is the Swedish working group organised?"
-    assert unanswerable(question, "en", [hit], _evidence(hit)) == "no passage is about SE"
-    assert unanswerable(question, "en", [hit], _evidence(hit), country_scoped=True) is None
+    assert unanswerable(_q(question), "en", [hit], _evidence(hit)) == "no passage is about SE"
+    assert unanswerable(_q(question), "en", [hit], _evidence(hit), country_scoped=True) is None
 
 
 def test_answerable_evidence_passes_every_check() -> None:
     hit = _hit("Izmir received the EU Mission Label in March 2024 and Istanbul in May 2025.", country="TR")
     question = "When did Izmir and Istanbul receive the Mission Label?"
-    assert unanswerable(question, "en", [hit], _evidence(hit)) is None
+    assert unanswerable(_q(question), "en", [hit], _evidence(hit)) is None
 
 
 def test_headings_and_titles_are_not_answer_sentences() -> None:

@@ -381,3 +381,25 @@ def test_an_upload_is_parsed_once(kb: KnowledgeBase, tmp_path: Path, monkeypatch
     assert record.title == "Renovation advice"
     again = kb.documents.reindex([tmp_path])
     assert again.unchanged == 1 and again.added == again.updated == 0
+
+
+def test_a_request_works_its_question_out_once(
+    kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.countries import countries_in
+
+    kb.indexer().ingest([write_corpus(tmp_path / "docs")])
+    question = "How does Sweden finance its national climate platform?"
+    detected: list[str] = []
+    named: list[str] = []
+    detect = kb.sparse.detect_language
+    find = countries_in
+    monkeypatch.setattr(kb.sparse, "detect_language", lambda text: detected.append(text) or detect(text))
+    monkeypatch.setattr("kb.query.countries_in", lambda text: named.append(text) or find(text))
+    comparison = kb.compare(question, ["SE", "ES", "FR"])
+    assert [row.country for row in comparison.rows] == ["SE", "ES", "FR"]
+    assert detected == [question] and named == [question]
+    detected.clear()
+    named.clear()
+    kb.ask(question)
+    assert detected == [question] and named == [question]
