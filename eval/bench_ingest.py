@@ -47,12 +47,12 @@ STAGES = {
     "chunk (incl. token counts)": ("ingest/chunking.py", "chunk_document"),
     "embed (embed_passages)": ("kb/embed.py", "embed_passages"),
     "sparse (encode_document)": ("kb/sparse.py", "encode_document"),
-    "store upsert_chunks": ("kb/store_edge.py", "upsert_chunks"),
-    "store put_document": ("kb/store_edge.py", "put_document"),
-    "store delete_chunks": ("kb/store_edge.py", "delete_chunks"),
-    "store get_document": ("kb/store_edge.py", "get_document"),
-    "store create + check": ("kb/store_edge.py", "ensure_collection"),
-    "store flush + close": ("kb/store_edge.py", "_close"),
+    "store upsert_chunks": ("kb/store_qdrant.py", "upsert_chunks"),
+    "store put_document": ("kb/store_qdrant.py", "put_document"),
+    "store delete_chunks": ("kb/store_qdrant.py", "delete_chunks"),
+    "store get_document": ("kb/store_qdrant.py", "get_document"),
+    "store create + check": ("kb/store_qdrant.py", "ensure_collection"),
+    "store flush + close": ("kb/store_edge.py", "close"),
     "file fingerprints": ("kb/indexer.py", "file_fingerprint"),
 }
 

@@ -16,7 +16,7 @@ from kb.models import Hit, SearchFilters
 from kb.query import Query, make_query
 from kb.rerank import Reranker
 from kb.sparse import SparseEncoder
-from kb.store import VectorStore
+from kb.store import RRF_K, VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +113,6 @@ class Retriever:
         return SearchResult(hits=hits[offset:want], took_ms=round(took, 2))
 
 
-RRF_K = 60
-
-
 def cross_lingual_fusion(hits: list[Hit], query_language: str | None, k: int = RRF_K) -> list[Hit]:
     """Re-score RRF so that a passage in another language than the query is not penalised for
     missing from the sparse list, where it can hardly appear (its words are not the query's).
@@ -142,7 +139,7 @@ def cross_lingual_fusion(hits: list[Hit], query_language: str | None, k: int = R
     return rescored
 
 
-def fuse_rankings(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:
+def fuse_rankings(rankings: list[list[Hit]], k: int = RRF_K) -> list[Hit]:
     """Reciprocal rank fusion of several rankings of hits (the first ranking's hit objects win)."""
     scores: dict[str, float] = {}
     first: dict[str, Hit] = {}

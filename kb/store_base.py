@@ -1,9 +1,13 @@
-"""The store contract shared by every backend, and the Chunk <-> point mapping.
+"""The store contract (:class:`VectorStore`) and the Chunk <-> point mapping, both backend-free.
 
 Two Qdrant collections make one store: ``<collection>`` holds the chunks (named vectors
 ``dense`` and ``sparse``), ``<collection>__docs`` the document registry (one point per
 document, a 1-dim dummy vector) plus one metadata point recording the embedding model.
 Keeping the registry in Qdrant lets both backends offer the same contract.
+
+Points are made from chunks and records here (:func:`chunk_points`, :func:`doc_point`,
+:func:`meta_point`) and read back into chunks, records and hits here; the backend adapters
+(:mod:`kb.store_backend`) only translate these plain points into their client's types.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -20,11 +23,13 @@ import numpy as np
 from ingest.models import Chunk
 from kb.errors import ModelMismatch
 from kb.models import DocRecord, Hit, SearchFilters, SparseVector, StageScores
+from kb.store_backend import Point
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://capacities-kb/points")
 DENSE = "dense"
 SPARSE = "sparse"
 DOCS_SUFFIX = "__docs"
+DOC_VECTOR = "d"
 KIND = "_kind"
 META_ID = str(uuid.uuid5(NAMESPACE, "meta:collection"))
 # RRF constant of the original paper (Cormack et al. 2009); Qdrant's default of 2 lets the
@@ -64,6 +69,33 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
     return chunk.model_dump(mode="json")
 
 
+def chunk_from_payload(payload: dict[str, Any]) -> Chunk:
+    """Inverse of :func:`chunk_payload`."""
+    return Chunk.model_validate(payload)
+
+
+def chunk_points(chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[SparseVector]) -> list[Point]:
+    """Points of chunks: id from the chunk id, ``dense`` row and ``sparse`` vector, the chunk as payload."""
+    return [
+        Point(
+            chunk_point_id(c.chunk_id),
+            {DENSE: dense[i].astype(np.float32).tolist(), SPARSE: sparse[i]},
+            chunk_payload(c),
+        )
+        for i, c in enumerate(chunks)
+    ]
+
+
+def doc_point(record: DocRecord) -> Point:
+    """The registry point of a document."""
+    return Point(doc_point_id(record.doc_id), {DOC_VECTOR: [1.0]}, doc_payload(record))
+
+
+def meta_point(model_id: str, dim: int) -> Point:
+    """The registry's metadata point: which embedding model built the collection."""
+    return Point(META_ID, {DOC_VECTOR: [1.0]}, {KIND: "meta", "model_id": model_id, "dim": dim})
+
+
 def doc_payload(record: DocRecord) -> dict[str, Any]:
     """Payload stored with a document's registry point."""
     payload = record.model_dump(mode="json")
@@ -84,7 +116,8 @@ def check_model(meta: dict[str, Any], model_id: str, dim: int, where: str) -> No
         raise ModelMismatch(
             f"collection {where} was indexed with model {meta.get('model_id')!r} "
             f"(dim {meta.get('dim')}), not {model_id!r} (dim {dim}); "
-            "re-index with `kb reindex` or configure the original model"
+            "set KB_EMBED_MODEL back to that model, or index with this one into another collection "
+            "(a new KB_COLLECTION, then `kb ingest`)"
         )
 
 
@@ -116,7 +149,7 @@ def stage_hits(
         d_rank, d_score = dense_at.get(pid, (None, None))
         s_rank, s_score = sparse_at.get(pid, (None, None))
         stages = StageScores(dense=d_score, dense_rank=d_rank, sparse=s_score, sparse_rank=s_rank, fused=score)
-        hits.append(Hit(chunk=Chunk.model_validate(payload), score=score, stages=stages))
+        hits.append(Hit(chunk=chunk_from_payload(payload), score=score, stages=stages))
     return hits
 
 
@@ -127,7 +160,7 @@ def single_stage_hits(points: list[tuple[str, float, dict[str, Any]]], stage: st
         stages = (
             StageScores(dense=score, dense_rank=rank) if stage == DENSE else StageScores(sparse=score, sparse_rank=rank)
         )
-        hits.append(Hit(chunk=Chunk.model_validate(payload), score=score, stages=stages))
+        hits.append(Hit(chunk=chunk_from_payload(payload), score=score, stages=stages))
     return hits
 
 
@@ -279,17 +312,4 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Flush and release the store."""
-        ...
-
-
-@runtime_checkable
-class SnapshotStore(VectorStore, Protocol):
-    """A store whose files can be copied and restored (the embedded backend)."""
-
-    def snapshot(self, dest: Path) -> Path:
-        """Write a consistent ``.tar.gz`` copy of the store to ``dest``."""
-        ...
-
-    def restore(self, src: Path) -> None:
-        """Replace the store's files with a snapshot, atomically."""
         ...

@@ -123,7 +123,7 @@ def test_create_once_and_reopen(factory: Factory) -> None:
 @pytest.mark.parametrize(("model", "dim"), [("other-model", DIM), (MODEL, DIM * 2)])
 def test_model_mismatch_names_reindex(factory: Factory, model: str, dim: int) -> None:
     factory().ensure_collection(MODEL, DIM)
-    with pytest.raises(ModelMismatch, match="kb reindex"):
+    with pytest.raises(ModelMismatch, match="KB_COLLECTION"):
         factory().ensure_collection(model, dim)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from kb.errors import StoreCorrupted, StoreUnavailable
+from kb.errors import IndexNotReady, StoreCorrupted, StoreUnavailable
 from kb.models import SearchFilters
 from kb.store import EdgeStore, open_store
 from kb.store_server import QdrantServerStore
@@ -99,6 +99,25 @@ def test_restore_of_a_bad_snapshot_keeps_the_store(tmp_path: Path) -> None:
         store.restore(bad)
     assert store.count_chunks() == 3
     store.close()
+
+
+def test_restore_recovers_a_damaged_store(tmp_path: Path) -> None:
+    store = _filled(tmp_path / "data")
+    snap = store.snapshot(tmp_path / "s.tar.gz")
+    store.close()
+    (tmp_path / "data" / "test" / "chunks" / "edge_config.json").write_text("{not json")
+    damaged = EdgeStore(tmp_path / "data", "test")
+    with pytest.raises(StoreCorrupted):
+        damaged.count_chunks()
+    damaged.restore(snap)  # never opens the damaged shards
+    assert damaged.count_chunks() == 3
+    damaged.close()
+
+
+def test_snapshot_of_nothing_is_not_ready(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotReady):
+        EdgeStore(tmp_path, "test").snapshot(tmp_path / "s.tar.gz")
+    assert not list(tmp_path.glob("s.tar.gz*"))
 
 
 def test_server_unreachable_retries_then_store_unavailable() -> None:
