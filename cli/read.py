@@ -157,7 +157,8 @@ def docs_list(limit: int, offset: int, as_json: bool, **kw: Any) -> None:
         emit([r.model_dump(mode="json") for r in records])
         return
     for r in records:
-        click.echo(f"{r.doc_id:40s} {r.country or '--':3s} {r.language or '--':3s} {r.doc_type:16s} {r.title}")
+        m = r.meta
+        click.echo(f"{r.doc_id:40s} {m.country or '--':3s} {m.language or '--':3s} {m.doc_type:16s} {r.title}")
 
 
 @docs.command("show")

@@ -144,7 +144,7 @@ class DomainEval:
 
     def _doc_language(self, doc_id: str) -> str | None:
         record = self.kb.store.get_document(doc_id)
-        return record.language if record is not None else None
+        return record.meta.language if record is not None else None
 
 
 def calibrate(rows: Sequence[dict[str, Any]], current: float, key: str = "best_similarity") -> dict[str, Any]:

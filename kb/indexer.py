@@ -324,7 +324,6 @@ def passage_text(chunk: Chunk) -> str:
 
 
 def _record(doc: SourceDoc, file: str, chunk_count: int, fingerprint: str) -> DocRecord:
-    meta = doc.meta
     return DocRecord(
         doc_id=doc.doc_id,
         path=file,
@@ -335,16 +334,6 @@ def _record(doc: SourceDoc, file: str, chunk_count: int, fingerprint: str) -> Do
         content_sha256=doc.content_sha256,
         chunk_count=chunk_count,
         pages=doc.pages,
-        country=meta.country,
-        language=meta.language,
-        doc_type=meta.doc_type,
-        audience=list(meta.audience),
-        topics=list(meta.topics),
-        date=meta.date,
-        source=meta.source,
-        sources=list(meta.sources),
-        licence=meta.licence,
-        speakers=list(meta.speakers),
-        authors=list(meta.authors),
+        meta=doc.meta,
         indexed_at=dt.datetime.now(dt.UTC),
     )

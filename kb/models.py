@@ -13,7 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from ingest.metadata import COUNTRY_CODES, check_country
-from ingest.models import Chunk, Person, Span
+from ingest.models import Chunk, DocMeta, Span
 from kb.errors import BadQuery
 
 # The longest query, question or topic, in characters: the API schema, the CLI and kb all
@@ -131,7 +131,8 @@ class SparseVector(BaseModel):
 
 
 class DocRecord(BaseModel):
-    """What the store keeps about one indexed document.
+    """What the store keeps about one indexed document: where it came from, how it was indexed,
+    and its metadata (:class:`ingest.models.DocMeta`, as parsing gave it).
 
     ``path``, the file's absolute path, stays server-side: it is stored, but left out of the
     JSON the API and the CLI print. ``source_path`` is what users see: the path relative to
@@ -147,17 +148,7 @@ class DocRecord(BaseModel):
     fingerprint: str = ""
     chunk_count: int
     pages: int | None = None
-    country: str | None = None
-    language: str | None = None
-    doc_type: str = "other"
-    audience: list[str] = Field(default_factory=list)
-    topics: list[str] = Field(default_factory=list)
-    date: dt.date | None = None
-    source: str | None = None
-    sources: list[str] = Field(default_factory=list)
-    licence: str | None = None
-    speakers: list[Person] = Field(default_factory=list)
-    authors: list[Person] = Field(default_factory=list)
+    meta: DocMeta = Field(default_factory=DocMeta)
     indexed_at: dt.datetime | None = None
 
 

@@ -129,12 +129,12 @@ class SpeakerFinder:
             credit(turn.speaker, own, record, turn.chunk, _clip(turn))
             for other in named:
                 credit(other, amount * self.mention_share / len(named), record, turn.chunk, None)
-        written = [h for h in hits if not h.chunk.turns and (r := records[h.chunk.doc_id]) and r.authors]
+        written = [h for h in hits if not h.chunk.turns and (r := records[h.chunk.doc_id]) and r.meta.authors]
         for hit, relevance in zip(written, _relative([h.stages.dense for h in written]), strict=True):
             record = records[hit.chunk.doc_id]  # written material: credit its authors
             assert record is not None
-            for author in record.authors:
-                share = _AUTHOR_SHARE / len(record.authors)
+            for author in record.meta.authors:
+                share = _AUTHOR_SHARE / len(record.meta.authors)
                 credit(author.name, hit.score * relevance * share, record, hit.chunk, _author_clip(hit.chunk))
         ranked = [p for p in people.values() if not person_countries or p.info.get("country") in person_countries]
         ranked.sort(key=lambda p: p.score(self.top_credits), reverse=True)
@@ -203,7 +203,7 @@ def _standing(turn: _Turn, record: DocRecord | None) -> float:
     weight = _QUESTION_WEIGHT if turn.text.rstrip().endswith(("?", "？")) else 1.0
     if record is not None:
         key = name_key(turn.speaker)
-        for person in record.speakers:
+        for person in record.meta.speakers:
             if name_key(person.name) == key and "modera" in name_key(person.role or ""):
                 weight *= _MODERATOR_WEIGHT
     return weight
@@ -214,7 +214,7 @@ def _mentioned(turn: _Turn, record: DocRecord | None) -> list[str]:
     if record is None:
         return []
     named = []
-    for person in record.speakers:
+    for person in record.meta.speakers:
         if name_key(person.name) == name_key(turn.speaker):
             continue
         first = person.name.split()[0]
@@ -255,7 +255,7 @@ def _merge_info(person: _Person, name: str, record: DocRecord | None) -> None:
     if record is None:
         return
     key = name_key(name)
-    for entry in (*record.speakers, *record.authors):
+    for entry in (*record.meta.speakers, *record.meta.authors):
         if name_key(entry.name) == key:
             for fld in ("organisation", "country", "role"):
                 value = getattr(entry, fld)

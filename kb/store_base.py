@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ingest.models import Chunk
+from ingest.models import Chunk, DocMeta
 from kb.errors import ModelMismatch
 from kb.models import DocRecord, Hit, SearchFilters, SparseVector, StageScores
 from kb.store_backend import Point
@@ -96,9 +96,15 @@ def meta_point(model_id: str, dim: int) -> Point:
     return Point(META_ID, {DOC_VECTOR: [1.0]}, {KIND: "meta", "model_id": model_id, "dim": dim})
 
 
+# The metadata fields a registry point keeps at the top of its payload, beside the chunks'
+# same fields, so that one filter (country, language, type...) selects both.
+_META_FIELDS = tuple(name for name in DocMeta.model_fields if name not in ("id", "title"))
+
+
 def doc_payload(record: DocRecord) -> dict[str, Any]:
-    """Payload stored with a document's registry point."""
-    payload = record.model_dump(mode="json")
+    """Payload stored with a document's registry point: the record, its metadata flattened."""
+    payload = record.model_dump(mode="json", exclude={"meta"})
+    payload.update(record.meta.model_dump(mode="json", include=set(_META_FIELDS)))
     payload["path"] = record.path  # left out of the record's JSON everywhere else
     payload[KIND] = "doc"
     return payload
@@ -106,8 +112,9 @@ def doc_payload(record: DocRecord) -> dict[str, Any]:
 
 def record_from_payload(payload: dict[str, Any]) -> DocRecord:
     """Inverse of :func:`doc_payload`."""
-    data = {k: v for k, v in payload.items() if k != KIND}
-    return DocRecord.model_validate(data)
+    data = {k: v for k, v in payload.items() if k != KIND and k not in _META_FIELDS}
+    meta = {k: payload[k] for k in _META_FIELDS if k in payload}
+    return DocRecord.model_validate({**data, "meta": {**meta, "id": payload["doc_id"], "title": payload["title"]}})
 
 
 def check_model(meta: dict[str, Any], model_id: str, dim: int, where: str) -> None:

@@ -359,8 +359,8 @@ async function loadDocuments(reset) {
 function docItem(d) {
   const item = el("li", { class: "card doc" },
     el("h3", {}, el("a", { href: viewHref(d), target: "_blank", rel: "noopener" }, d.title)),
-    el("p", { class: "meta" }, [countryName(d.country), docType(d.doc_type), d.language && d.language.toUpperCase(), d.date,
-      d.chunk_count + " passages", d.source_path].filter(Boolean).join(" · ")));
+    el("p", { class: "meta" }, [countryName(d.meta.country), docType(d.meta.doc_type), d.meta.language && d.meta.language.toUpperCase(),
+      d.meta.date, d.chunk_count + " passages", d.source_path].filter(Boolean).join(" · ")));
   const actions = el("p", { class: "actions" });
   const ask = () => actions.replaceChildren(el("button", { type: "button", class: "link danger", onclick: confirm }, "Delete"));
   const confirm = () => actions.replaceChildren(

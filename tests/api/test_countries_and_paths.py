@@ -42,7 +42,7 @@ def test_el_is_stored_as_gr_and_both_filter_alike(greek: TestClient) -> None:
     assert by_gr and by_gr == by_el
     assert {h["country"] for h in by_gr} == {"GR"}
     docs = greek.get("/documents", params={"country": "EL"}).json()["documents"]
-    assert [d["country"] for d in docs] == ["GR"]
+    assert [d["meta"]["country"] for d in docs] == ["GR"]
     ask = greek.post("/ask", json={"question": "heat pump procurement", "filters": {"country": ["EL"]}})
     assert ask.status_code == 200 and all(c["country"] == "GR" for c in ask.json()["citations"])
     rows = greek.post("/compare", json={"question": "heat pump procurement", "countries": ["EL", "SE"]}).json()["rows"]

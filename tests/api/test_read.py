@@ -113,7 +113,7 @@ def test_documents_list_total_and_facets(client: TestClient) -> None:
     assert body["facets"]["doc_type"] == {"good_practice": 1, "guideline": 1, "transcript": 1}
     assert body["facets"]["language"] == {"en": 3}
     se = client.get("/documents", params={"country": "SE"}).json()
-    assert se["total"] == 1 and se["documents"][0]["country"] == "SE"
+    assert se["total"] == 1 and se["documents"][0]["meta"]["country"] == "SE"
     # a facet ignores its own filter, so the other choices stay visible
     assert se["facets"]["country"] == {"SE": 1, "ES": 1, "EU": 1}
     assert se["facets"]["doc_type"] == {"good_practice": 1}
@@ -126,7 +126,7 @@ def test_document_record_and_404(client: TestClient) -> None:
     doc_id = _doc_id(client, "vtt")
     record = client.get(f"/documents/{doc_id}").json()
     assert record["title"] == "Webinar on financing climate investment plans"
-    assert record["speakers"][0]["name"] == "Anna Lindqvist"
+    assert record["meta"]["speakers"][0]["name"] == "Anna Lindqvist"
     r = client.get("/documents/nope")
     assert r.status_code == 404
     assert r.json() == {"error": {"code": "not_found", "message": "no document with id 'nope'"}}

@@ -68,7 +68,8 @@ def test_upload_stores_by_hash_with_sidecar_and_audits(make_client: ClientFactor
     assert "original_name: notes.txt" in sidecar and "country: FI" in sidecar
     doc_id = body["doc_ids"][0]
     record = client.get(f"/documents/{doc_id}").json()
-    assert record["title"] == "Energy advisers" and record["country"] == "FI" and record["topics"] == ["energy", "ccc"]
+    assert record["title"] == "Energy advisers" and record["meta"]["country"] == "FI"
+    assert record["meta"]["topics"] == ["energy", "ccc"]
     assert client.get(f"/documents/{doc_id}/file").content == TEXT
     hits = client.get("/search", params={"q": "energy advisers renovation", "country": "FI"}).json()["hits"]
     assert hits and hits[0]["doc_id"] == doc_id

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from ingest.models import Chunk, Span
+from ingest.models import Chunk, DocMeta, Span
 from kb.errors import IndexNotReady, ModelMismatch
 from kb.models import DocRecord, SearchFilters, SparseVector
 from kb.store import EdgeStore, VectorStore
@@ -62,7 +62,7 @@ def record(doc_id: str, sha: str = "v1", chunks: int = 1, **meta: object) -> Doc
         title=f"Title {doc_id}",
         content_sha256=sha,
         chunk_count=chunks,
-        **meta,  # type: ignore[arg-type]
+        meta=DocMeta(id=doc_id, title=f"Title {doc_id}", **meta),  # type: ignore[arg-type]
     )
 
 
