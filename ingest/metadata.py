@@ -1,4 +1,4 @@
-"""Document metadata: sidecars, folder manifests, validation, merging and language detection.
+"""Document metadata: sidecars, folder manifests, validation and merging (languages: :mod:`ingest.languages`).
 
 Precedence, lowest first: manifest ``defaults`` < manifest ``files`` entry < sidecar
 ``<file>.meta.yaml`` < values found in the file itself, which only fill fields the others
