@@ -215,3 +215,26 @@ def test_view_page_is_a_page_with_strict_csp(client: TestClient) -> None:
     js = client.get("/static/view.js")
     assert js.status_code == 200 and "innerHTML" not in js.text
     assert "content-security-policy" not in client.get(f"/documents/{_doc_id(client, 'vtt')}/content").headers
+
+
+def test_docx_comes_by_section_and_pptx_by_slide(make_client: ClientFactory, tmp_path: Path) -> None:
+    from tests.unit.ingest.conftest import make_docx, make_pptx
+
+    client = make_client()
+    docx = client.get(
+        f"/documents/{_upload(client, 'notes.docx', make_docx(tmp_path / 'n.docx').read_bytes())}/content"
+    )
+    blocks = docx.json()["blocks"]
+    assert [b["text"] for b in blocks if b["kind"] == "title"][:3] == [
+        "Session notes",
+        "Funding instruments",
+        "Next steps",
+    ]
+    green = next(b for b in blocks if b["text"].startswith("Green bonds were discussed"))
+    assert green["section"][-1] == "Funding instruments"
+    pptx = client.get(f"/documents/{_upload(client, 'deck.pptx', make_pptx(tmp_path / 'd.pptx').read_bytes())}/content")
+    view = pptx.json()
+    assert view["format"] == "pptx" and view["pages"] == 3
+    for n in (1, 2, 3):
+        on_slide = [b["text"] for b in view["blocks"] if b["page"] == n]
+        assert f"Slide title {n}" in on_slide and any(f"slide {n} explains" in t for t in on_slide), on_slide
