@@ -23,7 +23,13 @@ def filters_from_query(**values: object) -> SearchFilters:
 
 
 def query_filters(
-    country: Annotated[list[str] | None, Query(description=COUNTRY_HELP, json_schema_extra=COUNTRY_LIST_SCHEMA)] = None,
+    country: Annotated[
+        list[str] | None, Query(description=f"Published in: {COUNTRY_HELP}", json_schema_extra=COUNTRY_LIST_SCHEMA)
+    ] = None,
+    about: Annotated[
+        list[str] | None,
+        Query(description=f"Passages about these countries: {COUNTRY_HELP}", json_schema_extra=COUNTRY_LIST_SCHEMA),
+    ] = None,
     language: Annotated[list[str] | None, Query(description="ISO 639-1 language codes")] = None,
     doc_type: Annotated[list[str] | None, Query(description="Document types")] = None,
     audience: Annotated[list[str] | None, Query(description="Audiences")] = None,
@@ -35,6 +41,7 @@ def query_filters(
     """Build :class:`SearchFilters` from the query string; a bad value (an unknown country) is a 422."""
     return filters_from_query(
         country=country,
+        about=about,
         language=language,
         doc_type=doc_type,
         audience=audience,

@@ -114,6 +114,7 @@ def api_params(filters: SearchFilters) -> dict[str, Any]:
     """Filters as the API's query parameters."""
     return {
         "country": filters.country,
+        "about": filters.about,
         "language": filters.language,
         "doc_type": filters.doc_type,
         "audience": filters.audience,
@@ -127,7 +128,8 @@ def api_params(filters: SearchFilters) -> dict[str, Any]:
 def filter_options(func: F) -> F:
     """Add the shared metadata filter options to a command."""
     options = [
-        click.option("--country", multiple=True, help="ISO country code (repeatable)."),
+        click.option("--country", multiple=True, help="Published in this country: ISO code (repeatable)."),
+        click.option("--about", multiple=True, help="Passages about this country: ISO code (repeatable)."),
         click.option("--language", multiple=True, help="ISO 639-1 language code (repeatable)."),
         click.option("--type", "doc_type", multiple=True, help="Document type (repeatable)."),
         click.option("--audience", multiple=True, help="Audience (repeatable)."),
@@ -147,7 +149,7 @@ def filters_from(kw: dict[str, Any]) -> SearchFilters:
     def day(value: dt.datetime | None) -> dt.date | None:
         return value.date() if value else None
 
-    fields = ("country", "language", "doc_type", "audience", "topics", "doc_id")
+    fields = ("country", "about", "language", "doc_type", "audience", "topics", "doc_id")
     values: dict[str, Any] = {name: list(kw.pop(name, ())) for name in fields}
     values.update(date_from=day(kw.pop("date_from", None)), date_to=day(kw.pop("date_to", None)))
     return valid_filters(None, **values)

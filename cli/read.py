@@ -22,7 +22,7 @@ from cli.app import (
     warm,
     where,
 )
-from kb.countries import country_label
+from ingest.countries import country_label
 from kb.models import Answer, Comparison, DocRecord, SearchFilters, SearchResponse, SpeakerResult
 from kb.remote import RemoteKB
 

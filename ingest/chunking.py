@@ -14,13 +14,15 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from ingest.countries import countries_in
 from ingest.models import Chunk, Element, SourceDoc, Span, Turn
 
 TokenCounter = Callable[[str], int]
 
 # Bump when the same document would be cut into different chunks (sentence, section or
-# token rules): indexes built by an older version then re-chunk every document once.
-CHUNKER_VERSION = 2
+# token rules) or they would say other things about themselves: indexes built by an older
+# version then re-chunk every document once. 3: chunks record the countries they are about.
+CHUNKER_VERSION = 3
 
 _WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # A sentence ends at . ! ? ; (Greek question mark) or … followed by space and an opening
@@ -219,6 +221,7 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         if e.kind == "cue" and e.start_s is not None and e.end_s is not None
     ]
     meta = doc.meta
+    section = list(elements[-1].section)
     return Chunk(
         chunk_id=chunk_id(doc.doc_id, doc.content_sha256, start, end),
         doc_id=doc.doc_id,
@@ -228,7 +231,7 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         title=doc.title,
         path=doc.path,
         format=doc.format,
-        section=list(elements[-1].section),
+        section=section,
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
         start_s=min(starts) if starts else None,
@@ -237,6 +240,7 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         turns=turns,
         language=meta.language,
         country=meta.country,
+        about=about(doc.text[start:end], section, meta.country),
         doc_type=meta.doc_type,
         audience=list(meta.audience),
         topics=list(meta.topics),
@@ -245,6 +249,19 @@ def _make_chunk(doc: SourceDoc, units: Sequence[_Unit], ordinal: int) -> Chunk:
         licence=meta.licence,
         content_sha256=doc.content_sha256,
     )
+
+
+def about(text: str, section: Sequence[str], publisher: str | None) -> list[str]:
+    """The countries a passage is about: those its section headings or text name, in any
+    supported language; a passage that names none is about its publisher's country (if the
+    publisher is national, not ``EU``).
+
+    A section "Programme model: Sweden" of an EU-level guideline is about Sweden only.
+    """
+    named = countries_in("\n".join((*section, text)))
+    if named:
+        return named
+    return [publisher] if publisher and publisher != "EU" else []
 
 
 def _clip(span: Span, start: int, end: int) -> Span:

@@ -158,7 +158,8 @@ class Chunk(BaseModel):
     speakers: list[str] = Field(default_factory=list)
     turns: list[Turn] = Field(default_factory=list)
     language: str | None = None
-    country: str | None = None
+    country: str | None = None  # the publisher's (the document's metadata)
+    about: list[str] = Field(default_factory=list)  # the countries the passage is about
     doc_type: DocType = "other"
     audience: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)

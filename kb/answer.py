@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.countries import countries_in
 from ingest.languages import no_evidence_text
-from kb.countries import countries_in
 from kb.embed import Embedder
 from kb.expected import expected_answer, gives, missing_names, names_in
 from kb.model_registry import E5_SMALL
@@ -137,7 +137,7 @@ class Answerer:
         q = self._query(question, filters)
         rows: list[CompareRow] = []
         for country in countries:
-            scoped = q.scoped(country=[country.upper()])
+            scoped = q.scoped(about=[country.upper()])  # a row reads what is about its country
             answer = self.answer_from_hits(scoped, self.retrieve(scoped), country_scoped=True)
             rows.append(
                 CompareRow(

@@ -25,7 +25,7 @@ from functools import lru_cache
 from anyascii import anyascii
 from num2words import num2words
 
-from kb.countries import countries_in
+from ingest.countries import countries_in
 
 
 class Expect(StrEnum):

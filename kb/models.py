@@ -66,7 +66,14 @@ class SearchFilters(BaseModel):
 
     country: list[str] = Field(
         default_factory=list,
-        description="ISO 3166 codes (EL is accepted for GR, EU for EU-level material); an unknown code is a 422.",
+        description="Published in: ISO 3166 codes (EL is accepted for GR, EU for EU-level material); "
+        "an unknown code is a 422.",
+        json_schema_extra=COUNTRY_LIST_SCHEMA,  # type: ignore[arg-type]
+    )
+    about: list[str] = Field(
+        default_factory=list,
+        description="About: passages about these countries (named in the passage or its headings, or "
+        "published there), whoever published them.",
         json_schema_extra=COUNTRY_LIST_SCHEMA,  # type: ignore[arg-type]
     )
     language: list[str] = Field(default_factory=list)
@@ -77,7 +84,7 @@ class SearchFilters(BaseModel):
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
-    @field_validator("country", mode="before")
+    @field_validator("country", "about", mode="before")
     @classmethod
     def _countries(cls, value: object) -> list[str]:
         return country_codes(value)
@@ -95,7 +102,7 @@ class SearchFilters(BaseModel):
     def is_empty(self) -> bool:
         """True when no field filters anything."""
         return (
-            not any((self.country, self.language, self.doc_type, self.audience, self.topics, self.doc_id))
+            not any((self.country, self.about, self.language, self.doc_type, self.audience, self.topics, self.doc_id))
             and self.date_from is None
             and self.date_to is None
         )
@@ -191,7 +198,8 @@ class Sourced(Located):
     end_s: float | None = None
     speakers: list[str] = Field(default_factory=list)
     language: str | None = None
-    country: str | None = None
+    country: str | None = None  # published in
+    about: list[str] = Field(default_factory=list)  # the countries the passage is about
     doc_type: str | None = None
 
     @classmethod
@@ -206,6 +214,7 @@ class Sourced(Located):
             "speakers": list(chunk.speakers),
             "language": chunk.language,
             "country": chunk.country,
+            "about": list(chunk.about),
             "doc_type": chunk.doc_type,
         }
 

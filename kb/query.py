@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kb.countries import countries_in
+from ingest.countries import countries_in
 from kb.models import SearchFilters, validate_query
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -100,11 +100,12 @@ class Retriever:
             return cross_lingual_fusion(fused, language)[:fetch]
 
         hits = run(filters)
-        named = list(q.countries) if self.country_boost and not filters.country else []
+        named = list(q.countries) if self.country_boost and not (filters.country or filters.about) else []
         if named:
-            # The question names countries: their material gets a second ranked list in the
-            # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources.
-            hits = fuse_rankings([hits, run(filters.model_copy(update={"country": named}))])[:fetch]
+            # The question names countries: passages about them get a second ranked list in the
+            # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources,
+            # and the Swedish section of an EU-level guideline.
+            hits = fuse_rankings([hits, run(filters.model_copy(update={"about": named}))])[:fetch]
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))  # RRF ties: a stable order for paging
         if self.reranker is not None and hits:
             hits = rerank(self.reranker, q.text, hits, self.rerank_top)

@@ -18,11 +18,11 @@ import numpy as np
 
 from ingest.metadata import FICTIONAL_MARK
 from ingest.models import Chunk, Span
+from ingest.textnorm import fold
 from kb.embed import Embedder
 from kb.models import DocRecord, Hit, SearchFilters, Speaker, SpeakerEvidence, SpeakerResult, validate_query
 from kb.retrieve import Retriever
 from kb.store import VectorStore
-from kb.textnorm import fold
 
 _AUTHOR_SHARE = 0.5  # writing about a topic counts, but less than talking about it at length
 _QUESTION_WEIGHT = 0.3

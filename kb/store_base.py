@@ -41,6 +41,7 @@ UPSERT_BATCH = 256
 # datetime so ranges work (payload dates are ISO ``YYYY-MM-DD`` strings).
 KEYWORD_FIELDS: tuple[str, ...] = (
     "country",
+    "about",
     "language",
     "doc_type",
     "audience",
@@ -50,7 +51,7 @@ KEYWORD_FIELDS: tuple[str, ...] = (
     "content_sha256",
 )
 DATE_FIELD = "date"
-MATCH_FIELDS: tuple[str, ...] = ("country", "language", "doc_type", "audience", "topics", "doc_id")
+MATCH_FIELDS: tuple[str, ...] = ("country", "about", "language", "doc_type", "audience", "topics", "doc_id")
 FACET_FIELDS: frozenset[str] = frozenset({"country", "language", "doc_type", "audience", "topics"})
 
 

@@ -138,9 +138,10 @@ function fillSelect(select, counts) {
   const first = select.multiple ? null : select.options[0];
   select.replaceChildren();
   if (first) select.append(first);
-  const values = Object.keys(counts || {}).filter((v) => v).sort();
+  const values = Object.keys(counts || {}).filter((v) => v && !(select.dataset.plain && v === "EU")).sort();
   for (const value of values) {
-    const label = facetLabel(facet, value) + (select.dataset.counts || !select.multiple ? " (" + counts[value] + ")" : "");
+    const counted = select.dataset.counts || (!select.multiple && !select.dataset.plain);
+    const label = facetLabel(facet, value) + (counted ? " (" + counts[value] + ")" : "");
     const option = el("option", { value }, label);
     option.selected = current.includes(value);
     select.append(option);
@@ -216,7 +217,7 @@ async function showContext(ref) {
 
 function searchFilters() {
   return {
-    country: $("search-country").value, doc_type: $("search-doc_type").value,
+    about: $("search-about").value, country: $("search-country").value, doc_type: $("search-doc_type").value,
     language: $("search-language").value, audience: $("search-audience").value,
   };
 }
@@ -275,7 +276,7 @@ async function runAsk() {
   const question = $("ask-q").value.trim();
   if (!question) return;
   const filters = {};
-  if ($("ask-country").value) filters.country = [$("ask-country").value];
+  if ($("ask-about").value) filters.about = [$("ask-about").value];
   if ($("ask-language").value) filters.language = [$("ask-language").value];
   await busy($("ask-form"), "ask-status", "Reading the sources…", async () => {
     const answer = await api("/ask", { method: "POST", headers: { "Content-Type": "application/json" },
@@ -424,8 +425,8 @@ async function runUpload() {
 // link reproduces what the sender saw; opening it runs the query.
 
 const FIELDS = {
-  search: { q: "search-q", country: "search-country", doc_type: "search-doc_type", language: "search-language", audience: "search-audience" },
-  ask: { q: "ask-q", country: "ask-country", language: "ask-language" },
+  search: { q: "search-q", about: "search-about", country: "search-country", doc_type: "search-doc_type", language: "search-language", audience: "search-audience" },
+  ask: { q: "ask-q", about: "ask-about", language: "ask-language" },
   compare: { q: "compare-q" },
   speakers: { q: "speakers-topic", country: "speakers-country" },
   documents: { country: "docs-country", doc_type: "docs-doc_type", language: "docs-language" },

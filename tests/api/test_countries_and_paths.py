@@ -41,6 +41,8 @@ def test_el_is_stored_as_gr_and_both_filter_alike(greek: TestClient) -> None:
     by_el = greek.get("/search", params={"q": "heat pump procurement", "country": "el"}).json()["hits"]
     assert by_gr and by_gr == by_el
     assert {h["country"] for h in by_gr} == {"GR"}
+    about = greek.get("/search", params={"q": "heat pump procurement", "about": "EL"}).json()["hits"]
+    assert about and {tuple(h["about"]) for h in about} == {("GR",)}
     docs = greek.get("/documents", params={"country": "EL"}).json()["documents"]
     assert [d["meta"]["country"] for d in docs] == ["GR"]
     ask = greek.post("/ask", json={"question": "heat pump procurement", "filters": {"country": ["EL"]}})
@@ -54,6 +56,7 @@ def test_el_is_stored_as_gr_and_both_filter_alike(greek: TestClient) -> None:
     [
         ("GET", "/search", {"params": {"q": "financing", "country": "XX"}}),
         ("GET", "/search", {"params": {"q": "financing", "country": "SE,XX"}}),
+        ("GET", "/search", {"params": {"q": "financing", "about": "XX"}}),
         ("GET", "/documents", {"params": {"country": "XX"}}),
         ("GET", "/speakers", {"params": {"topic": "financing", "country": "XX"}}),
         ("POST", "/ask", {"json": {"question": "financing", "filters": {"country": ["XX"]}}}),

@@ -55,7 +55,8 @@ def test_one_detector_for_documents_and_queries(code: str, text: str) -> None:
 
 
 def test_modules_read_their_languages_from_the_table() -> None:
-    from kb import countries, sparse
+    from ingest import countries
+    from kb import sparse
 
     assert {c: LANGUAGES[c].stemmer for c in CODES} == sparse.STEMMERS
     assert countries.countries_in("Jak Turcja zorganizowała wsparcie?") == ["TR"]

@@ -386,7 +386,7 @@ def test_an_upload_is_parsed_once(kb: KnowledgeBase, tmp_path: Path, monkeypatch
 def test_a_request_works_its_question_out_once(
     kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kb.countries import countries_in
+    from ingest.countries import countries_in
 
     kb.indexer().ingest([write_corpus(tmp_path / "docs")])
     question = "How does Sweden finance its national climate platform?"
@@ -403,3 +403,38 @@ def test_a_request_works_its_question_out_once(
     named.clear()
     kb.ask(question)
     assert detected == [question] and named == [question]
+
+
+EU_GUIDE = """# National support structures in Europe
+
+## Programme model: Sweden
+
+A strategic innovation programme runs the national platform, funded by three agencies.
+
+## Programme model: Spain
+
+A public foundation runs the national platform, funded through the ecological transition ministry.
+"""
+
+
+def test_an_eu_level_section_feeds_only_its_own_countrys_row(kb: KnowledgeBase, tmp_path: Path) -> None:
+    import yaml
+
+    folder = tmp_path / "eu"
+    folder.mkdir()
+    (folder / "guide.md").write_text(EU_GUIDE, encoding="utf-8")
+    meta = {"id": "eu-guide", "country": "EU", "language": "en", "doc_type": "guideline"}
+    (folder / "guide.md.meta.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    kb.indexer().ingest([folder])
+    chunks = kb.store.get_chunks("eu-guide")
+    assert {tuple(c.section[-1:]): c.about for c in chunks if c.section} == {
+        ("Programme model: Sweden",): ["SE"],
+        ("Programme model: Spain",): ["ES"],
+    }
+    about_se = kb.retriever.search("national platform funded", SearchFilters(about=["SE"])).hits
+    assert about_se and {h.chunk.chunk_id for h in about_se} <= {c.chunk_id for c in chunks if c.about == ["SE"]}
+    assert kb.retriever.search("national platform funded", SearchFilters(country=["SE"])).hits == []
+    rows = {r.country: r for r in kb.compare("How is the national platform funded?", ["SE", "ES", "PL"]).rows}
+    assert rows["SE"].evidence and rows["ES"].evidence and not rows["PL"].evidence
+    assert all("agencies" in c.quote or "innovation" in c.quote for c in rows["SE"].citations), rows["SE"].citations
+    assert all("foundation" in c.quote or "ministry" in c.quote for c in rows["ES"].citations), rows["ES"].citations

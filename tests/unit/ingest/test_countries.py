@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.countries import countries_in
 from ingest.models import Chunk, Span
-from kb.countries import countries_in
 from kb.models import Hit
 from kb.retrieve import fuse_rankings
 
@@ -93,9 +93,19 @@ def test_country_adjectives_in_other_languages(question: str, expected: list[str
 
 
 def test_country_labels_name_the_country_with_its_code() -> None:
-    from kb.countries import country_label
+    from ingest.countries import country_label
 
     assert country_label("GR") == "Greece (GR)"
     assert country_label("CZ") == "Czechia (CZ)"
     assert country_label("EU") == "European Union (EU)"
     assert country_label(None) == ""
+
+
+def test_a_passage_is_about_the_countries_it_or_its_headings_name_else_its_publishers() -> None:
+    from ingest.chunking import about
+
+    assert about("The platform is hosted by a university.", ["Programme model: Sweden"], "EU") == ["SE"]
+    assert about("Platforma działa w Hiszpanii i we Francji.", [], "PL") == ["ES", "FR"]
+    assert about("The platform is hosted by a university.", ["Governance"], "SE") == ["SE"]
+    assert about("The platform is hosted by a university.", ["Governance"], "EU") == []
+    assert about("Η Αθήνα έλαβε τη Σήμανση.", ["Ελλάδα"], None) == ["GR"]

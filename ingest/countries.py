@@ -15,7 +15,7 @@ from functools import lru_cache
 import pycountry
 
 from ingest.languages import CODES
-from kb.textnorm import fold
+from ingest.textnorm import fold
 
 # CapaCITIES core and supporting countries (ISO 3166, as stored: GR for Greece).
 COUNTRIES = (
