@@ -171,6 +171,8 @@ class Answerer:
         question = query.text
         hits = focus_on_named_countries(query.countries, hits)
         candidates = [c for rank, hit in enumerate(hits) for c in sentence_candidates(rank, hit)]
+        if query.filters.about:  # a comparison's row: only sentences about its country
+            candidates = about_only(candidates, query.filters.about)
         if not candidates:
             return Selection([], "no passage found")
         q = self.embedder.embed_queries([question])[0]
@@ -291,6 +293,30 @@ def unanswerable(
     if named and not any(chunk.country in named or named & set(countries_in(chunk.text)) for chunk in chunks):
         return f"no passage is about {', '.join(sorted(named))}"
     return None
+
+
+def about_only(candidates: Sequence[Candidate], countries: Sequence[str]) -> list[Candidate]:
+    """The candidate sentences about ``countries``.
+
+    A sentence is about the countries it names. One that names none is about those the last
+    sentence before it in its passage named ("Sweden set up a platform. It is hosted by
+    KTH."), and at the start of a passage about the countries of its section headings, or of
+    the passage when it is about one country only.
+    """
+    wanted = set(countries)
+    kept: list[Candidate] = []
+    by_passage: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        by_passage.setdefault(c.hit.chunk.chunk_id, []).append(c)
+    for group in by_passage.values():
+        chunk = group[0].hit.chunk
+        current = set(countries_in(" ".join(chunk.section))) or (set(chunk.about) if len(chunk.about) == 1 else set())
+        for c in sorted(group, key=lambda c: c.start):
+            named = set(countries_in(c.text))
+            current = named or current
+            if current & wanted:
+                kept.append(c)
+    return sorted(kept, key=candidates.index)
 
 
 def focus_on_named_countries(countries: Sequence[str], hits: Sequence[Hit]) -> Sequence[Hit]:

@@ -141,3 +141,24 @@ def test_two_chunks_cutting_one_list_differently_give_one_quote() -> None:
     (kept,) = dedupe_spans([short, full])
     assert AD_HOC_GROUPS[kept.start : kept.end] == kept.text
     assert kept is max((short, full), key=lambda c: c.end - c.start)
+
+
+def test_a_compare_row_keeps_only_the_sentences_about_its_country() -> None:
+    from kb.answer import about_only
+
+    text = (
+        "Sweden set up a national platform in 2017. It is hosted by a technical university. "
+        "Germany chose another route. Its building ministry coordinates the cities."
+    )
+    hit = make_hit("c1", text)
+    hit = hit.model_copy(update={"chunk": hit.chunk.model_copy(update={"about": ["SE", "DE"]})})
+    candidates = sentence_candidates(0, hit)
+    assert [c.text for c in about_only(candidates, ["SE"])] == [
+        "Sweden set up a national platform in 2017.",
+        "It is hosted by a technical university.",
+    ]
+    assert [c.text for c in about_only(candidates, ["DE"])] == [
+        "Germany chose another route.",
+        "Its building ministry coordinates the cities.",
+    ]
+    assert about_only(candidates, ["PL"]) == []
