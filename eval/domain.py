@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 RETRIEVAL_DEPTH = 100
 ANSWER_METRICS = ["fact_recall", "false_refusal", "refusal_accuracy"]
 SPEAKER_METRICS = list(SPEAKER_MEASURES)
-COMPARE_METRICS = ["country_evidence"]
+# country_evidence: expected countries whose row has evidence; foreign_rows: rows with evidence
+# that cite a passage not about their country (target 0).
+COMPARE_METRICS = ["country_evidence", "foreign_rows"]
 ALL_METRICS = [*RETRIEVAL_MEASURES, *ANSWER_METRICS, *SPEAKER_METRICS, *COMPARE_METRICS]
 
 
@@ -97,7 +99,7 @@ class DomainEval:
                 if it.kind == "speakers" and it.speakers:
                     row.update(self._speakers(it))
                 if it.kind == "comparison" and it.countries:
-                    row["country_evidence"] = self._compare(it)
+                    row.update(self._compare(it))
             rows.append(row)
             logger.debug("%s done", it.id)
         result: dict[str, Any] = {
@@ -129,10 +131,15 @@ class DomainEval:
         qrels = {it.id: {name_key(n): 1 for n in it.speakers}}
         return per_query(qrels, {it.id: ranked}, SPEAKER_MEASURES)[it.id]
 
-    def _compare(self, it: GoldItem) -> float:
+    def _compare(self, it: GoldItem) -> dict[str, float]:
         comparison = self.kb.answerer.compare(it.question, list(it.countries))
-        with_evidence = {r.country for r in comparison.rows if r.evidence}
-        return sum(c.upper() in with_evidence for c in it.countries) / len(it.countries)
+        answered = [r for r in comparison.rows if r.evidence]
+        with_evidence = {r.country for r in answered}
+        foreign = [r for r in answered if any(r.country not in c.about for c in r.citations)]
+        return {
+            "country_evidence": sum(c.upper() in with_evidence for c in it.countries) / len(it.countries),
+            "foreign_rows": len(foreign) / len(answered) if answered else 0.0,
+        }
 
     def _best_similarity(self, question: str, hits: Sequence[Hit]) -> float | None:
         """Best query-sentence similarity over the sentences the answerer read for ``hits``."""
