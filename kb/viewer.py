@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ingest.errors import ParseError
 from ingest.metadata import parse_yaml
-from ingest.models import Chunk, Element, SourceDoc
+from ingest.models import Chunk, DocMeta, Element, SourceDoc
 from ingest.registry import load_path
 from ingest.sniff import decode_text
 from kb.errors import DocumentNotFound
@@ -55,9 +55,7 @@ class DocumentView(BaseModel):
     doc_id: str
     title: str
     format: str
-    country: str | None = None
-    language: str | None = None
-    doc_type: str = "other"
+    meta: DocMeta  # the document's metadata, as parsing gives it
     pages: int | None = None
     blocks: list[Element]  # the parsed elements, with the spans citations point into
     html: str | None = None  # sanitised rendering of a Markdown or HTML source
@@ -83,14 +81,11 @@ def build_view(doc: SourceDoc, *, html: str | None = None, changed: bool = False
     Returns:
         The view, one block per element, in document order.
     """
-    meta = doc.meta
     return DocumentView(
         doc_id=doc.doc_id,
         title=doc.title,
         format=doc.format,
-        country=meta.country,
-        language=meta.language,
-        doc_type=meta.doc_type,
+        meta=doc.meta,
         pages=doc.pages,
         blocks=list(doc.elements),
         html=html,

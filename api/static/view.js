@@ -94,8 +94,8 @@ function showHeader() {
   const doc = view.doc;
   document.title = doc.title + " – CapaCITIES Knowledge Base";
   $("doc-title").textContent = doc.title;
-  $("doc-meta").textContent = [countryName(doc.country), docType(doc.doc_type),
-    doc.language && doc.language.toUpperCase(), doc.pages && (doc.format === "pptx" ? doc.pages + " slides" : doc.pages + " pages")]
+  $("doc-meta").textContent = [countryName(doc.meta.country), docType(doc.meta.doc_type),
+    doc.meta.language && doc.meta.language.toUpperCase(), doc.pages && (doc.format === "pptx" ? doc.pages + " slides" : doc.pages + " pages")]
     .filter(Boolean).join(" · ");
   const file = "/documents/" + encodeURIComponent(view.id) + "/file";
   const links = [el("a", { href: file, download: "" }, "Download the original")];
@@ -106,7 +106,7 @@ function showHeader() {
   $("doc-links").replaceChildren(...links);
   $("changed").hidden = !doc.changed;
   $("modes").hidden = doc.html === null;
-  $("doc").setAttribute("lang", doc.language || "");
+  $("doc").setAttribute("lang", doc.meta.language || "");
 }
 
 // ---- rendering ----------------------------------------------------------------------------

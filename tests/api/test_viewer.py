@@ -107,7 +107,8 @@ def test_transcript_blocks_have_speakers_times_and_exact_spans(client: TestClien
 
 def test_markdown_and_html_rendered_with_headings_and_exact_spans(client: TestClient) -> None:
     view = _content(client, _doc_id(client, "markdown"))
-    assert view["country"] == "SE" and view["doc_type"] == "good_practice" and view["language"] == "en"
+    meta = view["meta"]
+    assert meta["country"] == "SE" and meta["doc_type"] == "good_practice" and meta["language"] == "en"
     assert "<h1>National platforms for climate-neutral cities</h1>" in view["html"]
     assert "<h2>Financing the transition</h2>" in view["html"]
     titles = [(b["text"], b["level"]) for b in view["blocks"] if b["kind"] == "title"]
