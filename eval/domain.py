@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from eval.gold import GoldItem, language_pair, load_gold
 from eval.metrics import (
     RETRIEVAL_MEASURES,
     SPEAKER_MEASURES,
+    SPEAKER_NO_ROLE_MEASURES,
     aggregate,
     contains_fact,
     first_occurrence,
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 RETRIEVAL_DEPTH = 100
 ANSWER_METRICS = ["fact_recall", "false_refusal", "refusal_accuracy"]
-SPEAKER_METRICS = list(SPEAKER_MEASURES)
+SPEAKER_METRICS = [*SPEAKER_MEASURES, *SPEAKER_NO_ROLE_MEASURES]
 # country_evidence: expected countries whose row has evidence; foreign_rows: rows with evidence
 # that cite a passage not about their country (target 0).
 COMPARE_METRICS = ["country_evidence", "foreign_rows"]
@@ -71,6 +72,7 @@ class DomainEval:
     kb: Any
     texts: dict[str, str]
     fast: bool = False
+    _roleless: Any = field(default=None, init=False, repr=False)
 
     def run(self, items: Sequence[GoldItem]) -> dict[str, Any]:
         """Evaluate every item; return metrics (overall, by kind, by language pair) and per-question rows."""
@@ -126,10 +128,15 @@ class DomainEval:
         return per_query(qrels, run)
 
     def _speakers(self, it: GoldItem) -> dict[str, float]:
-        found = self.kb.speakers.find(it.question, limit=10).speakers
-        ranked = first_occurrence(name_key(s.name) for s in found)
+        """Speaker ranking measures, and P@1 again with the transcripts' metadata roles withheld."""
+        if self._roleless is None:
+            self._roleless = replace(self.kb.speakers, meta_roles=False)
         qrels = {it.id: {name_key(n): 1 for n in it.speakers}}
-        return per_query(qrels, {it.id: ranked}, SPEAKER_MEASURES)[it.id]
+        row: dict[str, float] = {}
+        for finder, measures in ((self.kb.speakers, SPEAKER_MEASURES), (self._roleless, SPEAKER_NO_ROLE_MEASURES)):
+            ranked = first_occurrence(name_key(s.name) for s in finder.find(it.question, limit=10).speakers)
+            row.update(per_query(qrels, {it.id: ranked}, measures)[it.id])
+        return row
 
     def _compare(self, it: GoldItem) -> dict[str, float]:
         comparison = self.kb.answerer.compare(it.question, list(it.countries))

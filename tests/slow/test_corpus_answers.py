@@ -98,12 +98,14 @@ def test_comparison_rows_cover_the_requested_countries(corpus_kb: KnowledgeBase)
     [
         ("municipal green bonds", "Rasmus Lindqvist-Ohara"),
         ("energy performance contracting for public buildings", "Sophie Delacroix-Mertens"),
-        ("Italian national network of city ambassadors", "Luca Bernardini Ferro"),
+        # The network's coordinator or one of its city ambassadors, who speaks about it in English
+        # elsewhere (the gold set accepts both, eval/gold/transcripts_multi.jsonl trm-spk-02).
+        ("Italian national network of city ambassadors", "Luca Bernardini Ferro|Chiara Montaldo-Reis"),
         ("ELENA technical assistance for project development", "Marek Šimko-Hudec"),
     ],
 )
 def test_expected_speaker_ranks_first(corpus_kb: KnowledgeBase, topic: str, expected: str) -> None:
     result = corpus_kb.speakers.find(topic)
-    assert result.speakers[0].name == expected, [s.name for s in result.speakers[:5]]
+    assert result.speakers[0].name in expected.split("|"), [s.name for s in result.speakers[:5]]
     evidence = result.speakers[0].evidence[0]
     assert evidence.start_s is not None and evidence.quote

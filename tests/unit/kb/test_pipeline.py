@@ -167,7 +167,9 @@ def test_speaker_who_talked_about_the_topic_ranks_first(kb: KnowledgeBase, tmp_p
     assert top.evidence and top.evidence[0].start_s is not None
     shop = kb.speakers.find("one-stop shop for home renovation").speakers[0]
     assert shop.name == "Otto Shop"
-    assert [s.name for s in kb.speakers.find("green bonds", SearchFilters(country=["FR"])).speakers] == ["Otto Shop"]
+    french = SearchFilters(country=["FR"])
+    assert [s.name for s in kb.speakers.find("one-stop shop for home renovation", french).speakers] == ["Otto Shop"]
+    assert kb.speakers.find("green bonds", french).speakers == []  # nobody from France spoke about them
 
 
 def test_cli_ingest_search_and_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
