@@ -89,8 +89,8 @@ def test_comparison_rows_cover_the_requested_countries(corpus_kb: KnowledgeBase)
     assert list(rows) == ["SE", "ES", "IT", "MT"]
     assert rows["SE"].evidence and rows["ES"].evidence and rows["IT"].evidence
     assert not rows["MT"].evidence and rows["MT"].citations == []
-    for country in ("SE", "ES", "IT"):
-        assert {c.country for c in rows[country].citations} == {country}
+    for country in ("SE", "ES", "IT"):  # every quote is about the row's country, whoever published it
+        assert all(country in c.about for c in rows[country].citations), rows[country].citations
 
 
 @pytest.mark.parametrize(
