@@ -102,10 +102,11 @@ class Retriever:
         hits = run(filters)
         named = list(q.countries) if self.country_boost and not (filters.country or filters.about) else []
         if named:
-            # The question names countries: passages about them get a second ranked list in the
-            # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources,
-            # and the Swedish section of an EU-level guideline.
-            hits = fuse_rankings([hits, run(filters.model_copy(update={"about": named}))])[:fetch]
+            # The question names countries: their material gets a second ranked list in the
+            # fusion, so "how did Sweden..." asked in Polish still reaches the Swedish sources.
+            # (Ranking passages *about* them instead lowered the gold set's nDCG@10 from 0.787
+            # to 0.750: EU-level sections pushed the countries' own documents down.)
+            hits = fuse_rankings([hits, run(filters.model_copy(update={"country": named}))])[:fetch]
         hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))  # RRF ties: a stable order for paging
         if self.reranker is not None and hits:
             hits = rerank(self.reranker, q.text, hits, self.rerank_top)
