@@ -15,7 +15,6 @@ similar ones, diversified with MMR and in document order. A sentence that introd
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ from kb.sentences import Candidate, citation_for, dedupe_spans, sentence_candida
 from kb.sparse import SparseEncoder
 
 logger = logging.getLogger(__name__)
-
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass

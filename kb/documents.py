@@ -21,6 +21,7 @@ from kb.fingerprints import file_key
 from kb.indexer import Indexer
 from kb.models import DocRecord, FailedFile, IngestSummary, SearchFilters
 from kb.store import VectorStore
+from kb.store_base import all_documents
 
 FACETS = ("country", "doc_type", "language", "audience")
 
@@ -142,11 +143,8 @@ class Documents:
         Returns:
             The summary; a missing file is a failure under its shown path.
         """
-        shown: dict[str, str] = {}  # absolute path -> the path users see
-        offset = 0
-        while page := self.store.list_documents(SearchFilters(), limit=500, offset=offset):
-            offset += len(page)
-            shown.update((r.path, r.source_path or Path(r.path).name) for r in page)
+        # absolute path -> the path users see
+        shown = {r.path: r.source_path or Path(r.path).name for r in all_documents(self.store)}
         if not shown:
             return IngestSummary()
         summary = self.indexer().ingest([Path(p) for p in shown], roots=roots)

@@ -30,9 +30,10 @@ from ingest.models import Chunk, SourceDoc
 from ingest.registry import LoadResult, iter_files, load_path
 from kb.embed import Embedder
 from kb.fingerprints import doc_fingerprint, file_fingerprint, file_key, shown_path
-from kb.models import DocRecord, FailedFile, IngestSummary, SearchFilters, SparseVector
+from kb.models import DocRecord, FailedFile, IngestSummary, SparseVector
 from kb.sparse import ANALYSIS_VERSION, SparseEncoder
 from kb.store import VectorStore
+from kb.store_base import all_documents
 
 logger = logging.getLogger(__name__)
 
@@ -302,16 +303,11 @@ class Indexer:
         roots = [file_key(f).rstrip("/") + "/" for f in folders]
         if not roots:
             return 0
-        offset = 0
-        stale: list[str] = []
-        while True:
-            page = self.store.list_documents(SearchFilters(), limit=500, offset=offset)
-            if not page:
-                break
-            offset += len(page)
-            for rec in page:
-                if any(rec.path.startswith(r) for r in roots) and rec.path not in seen:
-                    stale.append(rec.doc_id)
+        stale = [
+            rec.doc_id
+            for rec in all_documents(self.store)
+            if any(rec.path.startswith(r) for r in roots) and rec.path not in seen
+        ]
         for doc_id in stale:
             if self.delete(doc_id):
                 removed += 1

@@ -172,6 +172,14 @@ def single_stage_hits(points: list[tuple[str, float, dict[str, Any]]], stage: st
     return hits
 
 
+def all_documents(store: VectorStore, page_size: int = 500) -> Iterator[DocRecord]:
+    """Every document record of ``store``, read a page at a time."""
+    offset = 0
+    while page := store.list_documents(SearchFilters(), limit=page_size, offset=offset):
+        offset += len(page)
+        yield from page
+
+
 def sort_records(records: list[DocRecord]) -> list[DocRecord]:
     """Stable listing order: by path, then id."""
     return sorted(records, key=lambda r: (r.path, r.doc_id))
